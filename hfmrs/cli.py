@@ -1,0 +1,133 @@
+"""`hfmrs` command line: parse arguments, call the engine or the pipeline, print the result."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from hfmrs.engine import K_MAX, K_MIN, SORTS, Engine
+from hfmrs.ids import UnknownModelError
+from hfmrs.settings import Settings, get_settings
+from hfmrs.store.base import Filters
+from hfmrs.store.builds import NoBuildError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="HFMRS, the Hugging Face Model Recommender System.")
+console = Console()
+err = Console(stderr=True)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+    )
+
+
+def fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    if hint:
+        err.print(hint)
+    raise typer.Exit(code)
+
+
+def open_engine(settings: Settings) -> Engine:
+    try:
+        return Engine.open(settings)
+    except NoBuildError:
+        fail("there is no build yet", "hint: run `hfmrs build` first (or `make run`)", code=1)
+
+
+@app.command()
+def build(
+    force: Annotated[bool, typer.Option(help="Rebuild even when the inputs are unchanged.")] = False,
+) -> None:
+    """Build the catalog: snapshots -> Qdrant payloads -> embeddings -> indexes (skipped when up to date)."""
+    from hfmrs.pipeline import build as run_build
+
+    settings = get_settings()
+    result = run_build(settings, force=force, show_progress=sys.stderr.isatty())
+    table = Table(title=f"build {result.build_id}" + (" (up to date, skipped)" if result.skipped else ""))
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    for stage, seconds in result.timings.items():
+        table.add_row(stage, f"{seconds:.2f}")
+    table.add_row("[bold]total", f"[bold]{sum(result.timings.values()):.2f}")
+    console.print(table)
+    console.print(f"{result.models} models; {result.embedded} soups embedded now, the rest from the vector cache")
+
+
+@app.command()
+def recommend(
+    model_id: Annotated[str, typer.Argument(help="Model id or legacy alias, e.g. gpt2 or openai-community/gpt2.")],
+    n: Annotated[int, typer.Option("-n", "--n", help=f"Number of results ({K_MIN}-{K_MAX}).")] = 10,
+    method: Annotated[str | None, typer.Option(help="Method (see `hfmrs methods`); default from settings.")] = None,
+    sort: Annotated[str, typer.Option(help=f"Order: {', '.join(SORTS)}.")] = "score",
+    task: Annotated[str | None, typer.Option(help="Only models with this pipeline tag.")] = None,
+    library: Annotated[str | None, typer.Option(help="Only models of this library.")] = None,
+    license: Annotated[str | None, typer.Option(help="Only models under this license.")] = None,  # noqa: A002
+    min_downloads: Annotated[int | None, typer.Option(help="Only models with at least this many downloads.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Models similar to MODEL_ID."""
+    engine = open_engine(get_settings())
+    filters = Filters(pipeline_tag=task, library=library, license=license, min_downloads=min_downloads)
+    try:
+        result = engine.similar(model_id, k=n, method=method, sort=sort, filters=filters)
+    except UnknownModelError as error:
+        fail(f"unknown model id {model_id!r}", "did you mean:\n  " + "\n  ".join(error.suggestions))
+    except ValueError as error:
+        fail(str(error), "hint: see `hfmrs recommend --help`")
+    finally:
+        engine.close()
+    if as_json:
+        rows = [{"id": r.id, "score": r.score, "downloads": r.downloads, "pipeline_tag": r.pipeline_tag} for r in result.results]
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"similar to {result.query} ({result.method}, sort={sort})")
+    for column, justify in (("#", "right"), ("model", "left"), ("score", "right"), ("downloads", "right"), ("task", "left"), ("why", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for i, r in enumerate(result.results, 1):
+        table.add_row(str(i), r.id, f"{r.score:.3f}", f"{r.downloads:,}", r.pipeline_tag or "", "; ".join(r.why[:3]))
+    console.print(table)
+    if not result.results:
+        console.print("no models match these filters")
+
+
+@app.command()
+def info(model_id: Annotated[str, typer.Argument(help="Model id or legacy alias.")]) -> None:
+    """Everything the catalog knows about MODEL_ID, as JSON."""
+    engine = open_engine(get_settings())
+    try:
+        payload = engine.info(model_id)
+    except UnknownModelError as error:
+        fail(f"unknown model id {model_id!r}", "did you mean:\n  " + "\n  ".join(error.suggestions))
+    except ValueError as error:
+        fail(str(error))
+    finally:
+        engine.close()
+    print(json.dumps(payload, indent=2, sort_keys=True))
+
+
+@app.command()
+def methods() -> None:
+    """The recommendation methods the serving build offers."""
+    engine = open_engine(get_settings())
+    try:
+        for name, rec in engine.recommenders.items():
+            marker = " (default)" if name == engine.default_method else ""
+            console.print(f"[bold]{name}[/bold]{marker}: {rec.description}")
+    finally:
+        engine.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

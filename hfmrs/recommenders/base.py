@@ -1,0 +1,30 @@
+"""The one recommender contract every method follows.
+
+A method gets the query model's point (payload and vectors) and returns up to ``k`` hits that satisfy
+``filters`` (which already exclude the query and its aliases), best first.  Id resolution, sorting,
+tie-breaking and explanations are the engine's job, identical for every method.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from hfmrs.store.base import Filters, Hit, ModelStore, PointData
+
+
+class Recommender(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    needs_vectors: ClassVar[tuple[str, ...]] = ()  # named vectors of the query point the method reads
+
+    def __init__(self, store: ModelStore):
+        self.store = store
+
+    @abstractmethod
+    def similar(self, query: PointData, k: int, filters: Filters) -> list[Hit]:
+        """Up to ``k`` hits for ``query``, best first, none of them excluded by ``filters``."""
+
+    def available(self) -> bool:
+        """Whether the build holds what this method needs (e.g. trained `gnn` vectors)."""
+        return True

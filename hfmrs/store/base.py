@@ -1,0 +1,133 @@
+"""The one small interface every Qdrant backend implements, and the types it speaks.
+
+Two backends: :mod:`hfmrs.store.edge` (Qdrant Edge, in-process, the default) and
+:mod:`hfmrs.store.server` (a Qdrant server or cluster through qdrant-client).  Recommenders and
+services only ever see :class:`ModelStore`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# Named vectors of every point.
+TEXT = "text"  # dense: the soup's embedding
+GNN = "gnn"  # dense: GNN-refined vectors (see hfmrs.training)
+TOKENS = "tokens"  # sparse: binary feature tokens (Jaccard candidates)
+BM25 = "bm25"  # sparse: soup words with BM25 term weights (IDF applied by Qdrant)
+
+# Payload fields with an index: the ones filtered or sorted on.
+KEYWORD_FIELDS = ("id", "aliases", "pipeline_tag", "library", "license", "author", "base_model_ids")
+INTEGER_FIELDS = ("downloads", "likes", "cluster")
+FLOAT_FIELDS = ("download_velocity", "params_billions")
+DATETIME_FIELDS = ("last_modified",)
+
+_NAMESPACE = uuid.UUID("6f2b7c1e-4d0a-5b8e-9c3f-2a1d0e7b6c54")
+
+
+def point_id(model_id: str) -> str:
+    """A stable point id (UUID5) derived from the canonical model id."""
+    return str(uuid.uuid5(_NAMESPACE, model_id))
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    indices: list[int]
+    values: list[float]
+
+
+Vector = list[float] | SparseVector
+
+
+@dataclass
+class PointData:
+    id: str  # canonical model id; the backend derives the point id
+    payload: dict[str, Any]
+    vectors: dict[str, Vector] = field(default_factory=dict)
+
+
+@dataclass
+class Hit:
+    model_id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Payload conditions pushed down into Qdrant, so k results come back even under filters."""
+
+    pipeline_tag: str | None = None
+    library: str | None = None
+    license: str | None = None
+    author: str | None = None
+    min_downloads: int | None = None
+    cluster: int | None = None
+    max_params_billions: float | None = None
+    exclude: tuple[str, ...] = ()  # canonical model ids never returned (the query itself)
+
+    def with_exclude(self, *model_ids: str) -> Filters:
+        return Filters(**{**self.__dict__, "exclude": tuple(dict.fromkeys([*self.exclude, *model_ids]))})
+
+    def keyword_conditions(self) -> dict[str, str]:
+        pairs = {
+            "pipeline_tag": self.pipeline_tag,
+            "library": self.library,
+            "license": self.license,
+            "author": self.author,
+        }
+        return {k: v for k, v in pairs.items() if v is not None}
+
+    def matches(self, payload: dict[str, Any]) -> bool:
+        """The same conditions evaluated in Python (for reference implementations and tests)."""
+        if payload["id"] in self.exclude:
+            return False
+        if any(payload.get(k) != v for k, v in self.keyword_conditions().items()):
+            return False
+        if self.min_downloads is not None and (payload.get("downloads") or 0) < self.min_downloads:
+            return False
+        if self.cluster is not None and payload.get("cluster") != self.cluster:
+            return False
+        if self.max_params_billions is not None:
+            params = payload.get("params_billions")
+            if params is None or params > self.max_params_billions:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    name: str
+    size: int
+
+
+class ModelStore(Protocol):
+    """One collection (or Edge shard) of model points."""
+
+    def upsert(self, points: Sequence[PointData]) -> None: ...
+
+    def set_vectors(self, vectors: dict[str, dict[str, Vector]]) -> None:
+        """model id -> {vector name -> vector}; the points must exist."""
+        ...
+
+    def set_payload(self, model_ids: Sequence[str], payload: dict[str, Any]) -> None: ...
+
+    def retrieve(self, model_ids: Sequence[str], with_vectors: Sequence[str] = ()) -> list[PointData]:
+        """Points in the order asked for; unknown ids are left out."""
+        ...
+
+    def search(self, using: str, vector: Vector, limit: int, filters: Filters | None = None) -> list[Hit]:
+        """Nearest neighbours on one named vector, best first."""
+        ...
+
+    def scroll(
+        self, fields: Sequence[str] | None = None, with_vectors: Sequence[str] = (), batch: int = 1000
+    ) -> Iterator[PointData]: ...
+
+    def count(self, filters: Filters | None = None) -> int: ...
+
+    def optimize(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,213 @@
+"""Qdrant Edge backend: the real Qdrant engine in-process, one shard directory per build."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from hfmrs.store.base import (
+    DATETIME_FIELDS,
+    FLOAT_FIELDS,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    Filters,
+    Hit,
+    PointData,
+    SparseVector,
+    Vector,
+    VectorSpec,
+    point_id,
+)
+
+log = logging.getLogger(__name__)
+
+_INDEXES = (
+    *((f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS),
+    *((f, qe.PayloadSchemaType.Integer) for f in INTEGER_FIELDS),
+    *((f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS),
+    *((f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS),
+)
+
+
+def _vector(value: Vector) -> Any:
+    if isinstance(value, SparseVector):
+        return qe.SparseVector(indices=list(value.indices), values=list(value.values))
+    return [float(x) for x in value]
+
+
+def _from_edge_vector(value: Any) -> Vector:
+    if isinstance(value, qe.SparseVector):
+        return SparseVector(indices=list(value.indices), values=list(value.values))
+    return list(value)
+
+
+def edge_filter(filters: Filters | None) -> qe.Filter | None:
+    if filters is None:
+        return None
+    must: list[Any] = [
+        qe.FieldCondition(key=k, match=qe.MatchValue(v)) for k, v in filters.keyword_conditions().items()
+    ]
+    if filters.min_downloads is not None:
+        must.append(qe.FieldCondition(key="downloads", range=qe.RangeFloat(gte=float(filters.min_downloads))))
+    if filters.cluster is not None:
+        must.append(qe.FieldCondition(key="cluster", match=qe.MatchValue(int(filters.cluster))))
+    if filters.max_params_billions is not None:
+        must.append(
+            qe.FieldCondition(key="params_billions", range=qe.RangeFloat(lte=float(filters.max_params_billions)))
+        )
+    must_not: list[Any] = []
+    if filters.exclude:
+        must_not.append(qe.HasIdCondition({point_id(m) for m in filters.exclude}))
+    if not must and not must_not:
+        return None
+    return qe.Filter(must=must or None, must_not=must_not or None)
+
+
+class EdgeStore:
+    """A :class:`~hfmrs.store.base.ModelStore` over one Qdrant Edge shard directory."""
+
+    def __init__(self, shard: qe.EdgeShard, path: Path):
+        self._shard = shard
+        self.path = path
+        # Edge shards are thread-safe for reads; writes are serialised here so a build's writer
+        # threads never interleave half-applied batches.
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def create(
+        cls, path: Path, dense: Sequence[VectorSpec], sparse: Sequence[str], on_disk_payload: bool = False
+    ) -> EdgeStore:
+        path.mkdir(parents=True, exist_ok=True)
+        config = qe.EdgeConfig(
+            vectors={v.name: qe.EdgeVectorParams(size=v.size, distance=qe.Distance.Cosine) for v in dense},
+            sparse_vectors={
+                name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf if name == "bm25" else None) for name in sparse
+            },
+            payload_memory=qe.Memory.Cold if on_disk_payload else qe.Memory.Cached,
+        )
+        shard = qe.EdgeShard.create(str(path), config)
+        store = cls(shard, path)
+        for field_name, schema in _INDEXES:
+            shard.update(qe.UpdateOperation.create_field_index(field_name, schema))
+        return store
+
+    @classmethod
+    def open(cls, path: Path) -> EdgeStore:
+        if not path.exists():
+            raise FileNotFoundError(f"no Qdrant Edge shard at {path}")
+        return cls(qe.EdgeShard.load(str(path)), path)
+
+    # -- writes ------------------------------------------------------------------------------------
+    def upsert(self, points: Sequence[PointData]) -> None:
+        edge_points = [
+            qe.Point(id=point_id(p.id), vector={k: _vector(v) for k, v in p.vectors.items()}, payload=p.payload)
+            for p in points
+        ]
+        with self._write_lock:
+            self._shard.update(qe.UpdateOperation.upsert_points(edge_points))
+
+    def set_vectors(self, vectors: dict[str, dict[str, Vector]]) -> None:
+        ops = [
+            qe.PointVectors(id=point_id(model_id), vector={k: _vector(v) for k, v in named.items()})
+            for model_id, named in vectors.items()
+        ]
+        with self._write_lock:
+            self._shard.update(qe.UpdateOperation.update_vectors(ops))
+
+    def set_payload(self, model_ids: Sequence[str], payload: dict[str, Any]) -> None:
+        with self._write_lock:
+            self._shard.update(qe.UpdateOperation.set_payload([point_id(m) for m in model_ids], payload))
+
+    def optimize(self) -> None:
+        with self._write_lock:
+            self._shard.optimize()
+            self._shard.flush()
+
+    def close(self) -> None:
+        self._shard.close()
+
+    # -- reads -------------------------------------------------------------------------------------
+    def retrieve(self, model_ids: Sequence[str], with_vectors: Sequence[str] = ()) -> list[PointData]:
+        ids = [point_id(m) for m in model_ids]
+        records = self._shard.retrieve(ids, with_payload=True, with_vector=list(with_vectors) or False)
+        by_id = {str(r.id): r for r in records}
+        out = []
+        for pid in ids:
+            if (record := by_id.get(pid)) is not None:
+                out.append(self._point(record, with_vectors))
+        return out
+
+    @staticmethod
+    def _point(record: Any, with_vectors: Sequence[str]) -> PointData:
+        vectors = {}
+        if with_vectors and isinstance(record.vector, dict):
+            vectors = {k: _from_edge_vector(v) for k, v in record.vector.items() if k in with_vectors}
+        payload = record.payload or {}
+        return PointData(id=payload.get("id", ""), payload=payload, vectors=vectors)
+
+    def search(self, using: str, vector: Vector, limit: int, filters: Filters | None = None) -> list[Hit]:
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(_vector(vector), using=using),
+            filter=edge_filter(filters),
+            with_payload=True,
+            with_vector=False,
+        )
+        return [
+            Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in self._shard.query(request)
+        ]
+
+    def fused_search(
+        self,
+        prefetches: Sequence[tuple[str, Vector, int]],
+        weights: Sequence[float],
+        limit: int,
+        filters: Filters | None = None,
+        rrf_k: int = 60,
+    ) -> list[Hit]:
+        """Several named-vector searches fused by (weighted) reciprocal rank fusion, inside Qdrant."""
+        flt = edge_filter(filters)
+        request = qe.QueryRequest(
+            limit=limit,
+            prefetches=[
+                qe.Prefetch(limit=n, query=qe.Query.Nearest(_vector(v), using=name), filter=flt)
+                for name, v, n in prefetches
+            ],
+            query=qe.Fusion.Rrf(k=rrf_k, weights=list(weights)),
+            filter=flt,
+            with_payload=True,
+            with_vector=False,
+        )
+        return [
+            Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in self._shard.query(request)
+        ]
+
+    def scroll(
+        self, fields: Sequence[str] | None = None, with_vectors: Sequence[str] = (), batch: int = 1000
+    ) -> Iterator[PointData]:
+        offset = None
+        with_payload: Any = list(fields) if fields is not None else True
+        if fields is not None and "id" not in fields:
+            with_payload = [*fields, "id"]
+        while True:
+            records, offset = self._shard.scroll(
+                qe.ScrollRequest(
+                    offset=offset, limit=batch, with_payload=with_payload, with_vector=list(with_vectors) or False
+                )
+            )
+            for record in records:
+                yield self._point(record, with_vectors)
+            if offset is None:
+                return
+
+    def count(self, filters: Filters | None = None) -> int:
+        return int(self._shard.count(qe.CountRequest(filter=edge_filter(filters), exact=True)))
+
+    def facet(self, key: str, limit: int = 100) -> list[tuple[str, int]]:
+        response = self._shard.facet(qe.FacetRequest(key=key, limit=limit, exact=True))
+        return [(str(h.value), int(h.count)) for h in response.hits]

@@ -1,0 +1,203 @@
+"""Qdrant server/cluster backend through qdrant-client: a thin adapter with the same contract as Edge.
+
+Each build is its own collection (``<alias>-<build id>``); the alias the services read is moved to a
+completed build in one atomic alias operation.  The contract tests also run this adapter against
+qdrant-client's in-process local mode (``QdrantClient(":memory:")``), which speaks the same API.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+
+from hfmrs.store.base import (
+    DATETIME_FIELDS,
+    FLOAT_FIELDS,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    Filters,
+    Hit,
+    PointData,
+    SparseVector,
+    Vector,
+    VectorSpec,
+    point_id,
+)
+
+log = logging.getLogger(__name__)
+
+_INDEXES = (
+    *((f, qm.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS),
+    *((f, qm.PayloadSchemaType.INTEGER) for f in INTEGER_FIELDS),
+    *((f, qm.PayloadSchemaType.FLOAT) for f in FLOAT_FIELDS),
+    *((f, qm.PayloadSchemaType.DATETIME) for f in DATETIME_FIELDS),
+)
+
+
+def _vector(value: Vector) -> Any:
+    if isinstance(value, SparseVector):
+        return qm.SparseVector(indices=list(value.indices), values=list(value.values))
+    return [float(x) for x in value]
+
+
+def _from_vector(value: Any) -> Vector:
+    if isinstance(value, qm.SparseVector):
+        return SparseVector(indices=list(value.indices), values=list(value.values))
+    return list(value)
+
+
+def server_filter(filters: Filters | None) -> qm.Filter | None:
+    if filters is None:
+        return None
+    must: list[Any] = [
+        qm.FieldCondition(key=k, match=qm.MatchValue(value=v)) for k, v in filters.keyword_conditions().items()
+    ]
+    if filters.min_downloads is not None:
+        must.append(qm.FieldCondition(key="downloads", range=qm.Range(gte=filters.min_downloads)))
+    if filters.cluster is not None:
+        must.append(qm.FieldCondition(key="cluster", match=qm.MatchValue(value=int(filters.cluster))))
+    if filters.max_params_billions is not None:
+        must.append(qm.FieldCondition(key="params_billions", range=qm.Range(lte=filters.max_params_billions)))
+    must_not: list[Any] = []
+    if filters.exclude:
+        must_not.append(qm.HasIdCondition(has_id=[point_id(m) for m in filters.exclude]))
+    if not must and not must_not:
+        return None
+    return qm.Filter(must=must or None, must_not=must_not or None)
+
+
+class ServerStore:
+    """A :class:`~hfmrs.store.base.ModelStore` over one collection of a Qdrant server or cluster."""
+
+    def __init__(self, client: QdrantClient, collection: str):
+        self.client = client
+        self.collection = collection
+
+    @classmethod
+    def create(
+        cls,
+        client: QdrantClient,
+        collection: str,
+        dense: Sequence[VectorSpec],
+        sparse: Sequence[str],
+        shard_number: int = 1,
+        replication_factor: int = 1,
+    ) -> ServerStore:
+        client.create_collection(
+            collection,
+            vectors_config={v.name: qm.VectorParams(size=v.size, distance=qm.Distance.COSINE) for v in dense},
+            sparse_vectors_config={
+                name: qm.SparseVectorParams(modifier=qm.Modifier.IDF if name == "bm25" else None) for name in sparse
+            },
+            shard_number=shard_number,
+            replication_factor=replication_factor,
+        )
+        for field_name, schema in _INDEXES:
+            client.create_payload_index(collection, field_name, field_schema=schema, wait=True)
+        return cls(client, collection)
+
+    def upsert(self, points: Sequence[PointData]) -> None:
+        self.client.upsert(
+            self.collection,
+            points=[
+                qm.PointStruct(
+                    id=point_id(p.id), vector={k: _vector(v) for k, v in p.vectors.items()}, payload=p.payload
+                )
+                for p in points
+            ],
+            wait=True,
+        )
+
+    def set_vectors(self, vectors: dict[str, dict[str, Vector]]) -> None:
+        self.client.update_vectors(
+            self.collection,
+            points=[
+                qm.PointVectors(id=point_id(m), vector={k: _vector(v) for k, v in named.items()})
+                for m, named in vectors.items()
+            ],
+            wait=True,
+        )
+
+    def set_payload(self, model_ids: Sequence[str], payload: dict[str, Any]) -> None:
+        self.client.set_payload(self.collection, payload=payload, points=[point_id(m) for m in model_ids], wait=True)
+
+    def optimize(self) -> None:
+        """The server optimises in the background; nothing to wait for."""
+
+    def close(self) -> None:
+        """The client is shared by the builds registry; it closes it."""
+
+    def retrieve(self, model_ids: Sequence[str], with_vectors: Sequence[str] = ()) -> list[PointData]:
+        ids = [point_id(m) for m in model_ids]
+        records = self.client.retrieve(
+            self.collection, ids, with_payload=True, with_vectors=list(with_vectors) or False
+        )
+        by_id = {str(r.id): r for r in records}
+        return [self._point(by_id[pid], with_vectors) for pid in ids if pid in by_id]
+
+    @staticmethod
+    def _point(record: Any, with_vectors: Sequence[str]) -> PointData:
+        vectors = {}
+        if with_vectors and isinstance(record.vector, dict):
+            vectors = {k: _from_vector(v) for k, v in record.vector.items() if k in with_vectors}
+        payload = record.payload or {}
+        return PointData(id=payload.get("id", ""), payload=payload, vectors=vectors)
+
+    def search(self, using: str, vector: Vector, limit: int, filters: Filters | None = None) -> list[Hit]:
+        response = self.client.query_points(
+            self.collection,
+            query=_vector(vector),
+            using=using,
+            limit=limit,
+            query_filter=server_filter(filters),
+            with_payload=True,
+        )
+        return [Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in response.points]
+
+    def fused_search(
+        self,
+        prefetches: Sequence[tuple[str, Vector, int]],
+        weights: Sequence[float],
+        limit: int,
+        filters: Filters | None = None,
+        rrf_k: int = 60,
+    ) -> list[Hit]:
+        flt = server_filter(filters)
+        response = self.client.query_points(
+            self.collection,
+            prefetch=[qm.Prefetch(query=_vector(v), using=name, limit=n, filter=flt) for name, v, n in prefetches],
+            query=qm.RrfQuery(rrf=qm.Rrf(k=rrf_k, weights=list(weights))),
+            query_filter=flt,
+            limit=limit,
+            with_payload=True,
+        )
+        return [Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in response.points]
+
+    def scroll(
+        self, fields: Sequence[str] | None = None, with_vectors: Sequence[str] = (), batch: int = 1000
+    ) -> Iterator[PointData]:
+        offset = None
+        with_payload: Any = True if fields is None else list(dict.fromkeys([*fields, "id"]))
+        while True:
+            records, offset = self.client.scroll(
+                self.collection,
+                limit=batch,
+                offset=offset,
+                with_payload=with_payload,
+                with_vectors=list(with_vectors) or False,
+            )
+            for record in records:
+                yield self._point(record, with_vectors)
+            if offset is None:
+                return
+
+    def count(self, filters: Filters | None = None) -> int:
+        return int(self.client.count(self.collection, count_filter=server_filter(filters), exact=True).count)
+
+    def facet(self, key: str, limit: int = 100) -> list[tuple[str, int]]:
+        response = self.client.facet(self.collection, key=key, limit=limit, exact=True)
+        return [(str(h.value), int(h.count)) for h in response.hits]

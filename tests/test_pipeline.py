@@ -1,0 +1,69 @@
+"""Builds: skipped when inputs are unchanged, incremental embedding, atomic switch, failure isolation."""
+
+import pytest
+
+from hfmrs import pipeline
+from hfmrs.engine import Engine
+from hfmrs.pipeline import build
+from hfmrs.store.builds import EdgeBuilds, NoBuildError
+from tests.conftest import SNAPSHOT_2024, row24, write_snapshots
+
+
+def test_no_build_yet(settings):
+    with pytest.raises(NoBuildError):
+        Engine.open(settings)
+
+
+def test_rebuild_only_when_inputs_change(settings, encoder):
+    first = build(settings, encoder=encoder, show_progress=False)
+    assert not first.skipped and first.models == 15 and first.embedded == encoder.calls > 0
+    calls = encoder.calls
+    second = build(settings, encoder=encoder, show_progress=False)
+    assert second.skipped and second.build_id == first.build_id
+    assert encoder.calls == calls  # nothing embedded, nothing written
+
+    # one new model in the newest snapshot: a new build that embeds only the new soup
+    rows = [*SNAPSHOT_2024, row24("acme/new-bert", ["bert", "fill-mask", "transformers"], "fill-mask", 7)]
+    write_snapshots(settings.snapshot_dir, rows24=rows)
+    third = build(settings, encoder=encoder, show_progress=False)
+    assert not third.skipped and third.build_id != first.build_id
+    assert third.models == 16
+    assert third.embedded == 1 and encoder.calls == calls + 1
+    assert EdgeBuilds(settings.home).current_id() == third.build_id
+
+    forced = build(settings, encoder=encoder, force=True, show_progress=False)
+    assert not forced.skipped and forced.embedded == 0  # every vector from the cache
+
+
+def test_interrupted_build_leaves_previous_build_serving(settings, encoder, monkeypatch):
+    first = build(settings, encoder=encoder, show_progress=False)
+    write_snapshots(settings.snapshot_dir, rows24=SNAPSHOT_2024[:-1])  # inputs change
+
+    calls = {"n": 0}
+    real_upsert = pipeline.write_points
+
+    def upsert_then_die(store, *args, **kwargs):
+        calls["n"] += 1
+        real_upsert(store, *args, **kwargs)
+        raise KeyboardInterrupt  # Ctrl-C half-way through the build
+
+    monkeypatch.setattr(pipeline, "write_points", upsert_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        build(settings, encoder=encoder, show_progress=False)
+    assert calls["n"] == 1
+
+    builds = EdgeBuilds(settings.home)
+    assert builds.current_id() == first.build_id
+    assert [p.name for p in (settings.home / "builds").iterdir()] == [first.build_id]  # the half build is gone
+    engine = Engine.open(settings)
+    try:
+        assert engine.build_id == first.build_id
+        assert engine.similar("gpt2", k=3).results
+    finally:
+        engine.close()
+
+
+def test_old_builds_are_pruned(settings, encoder):
+    ids = [build(settings, encoder=encoder, force=True, show_progress=False).build_id for _ in range(3)]
+    remaining = sorted(p.name for p in (settings.home / "builds").iterdir())
+    assert ids[-1] in remaining and len(remaining) == settings.keep_builds
