@@ -73,7 +73,7 @@ def recommend(
     sort: Annotated[str, typer.Option(help=f"Order: {', '.join(SORTS)}.")] = "score",
     task: Annotated[str | None, typer.Option(help="Only models with this pipeline tag.")] = None,
     library: Annotated[str | None, typer.Option(help="Only models of this library.")] = None,
-    license: Annotated[str | None, typer.Option(help="Only models under this license.")] = None,  # noqa: A002
+    license: Annotated[str | None, typer.Option(help="Only models under this license.")] = None,
     min_downloads: Annotated[int | None, typer.Option(help="Only models with at least this many downloads.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -89,11 +89,21 @@ def recommend(
     finally:
         engine.close()
     if as_json:
-        rows = [{"id": r.id, "score": r.score, "downloads": r.downloads, "pipeline_tag": r.pipeline_tag} for r in result.results]
+        rows = [
+            {"id": r.id, "score": r.score, "downloads": r.downloads, "pipeline_tag": r.pipeline_tag}
+            for r in result.results
+        ]
         print(json.dumps(rows, indent=2))
         return
     table = Table(title=f"similar to {result.query} ({result.method}, sort={sort})")
-    for column, justify in (("#", "right"), ("model", "left"), ("score", "right"), ("downloads", "right"), ("task", "left"), ("why", "left")):
+    for column, justify in (
+        ("#", "right"),
+        ("model", "left"),
+        ("score", "right"),
+        ("downloads", "right"),
+        ("task", "left"),
+        ("why", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for i, r in enumerate(result.results, 1):
         table.add_row(str(i), r.id, f"{r.score:.3f}", f"{r.downloads:,}", r.pipeline_tag or "", "; ".join(r.why[:3]))
@@ -128,6 +138,20 @@ def methods() -> None:
     finally:
         engine.close()
 
+
+def _register_commands() -> None:
+    """Commands that live beside the code they run (training, evaluation, live ingest, services)."""
+    import importlib
+
+    for module in ("hfmrs.training.cli", "hfmrs.evaluation.cli", "hfmrs.hub.cli", "hfmrs.services_cli"):
+        try:
+            importlib.import_module(module).register(app)
+        except ModuleNotFoundError as error:
+            if error.name != module:
+                raise
+
+
+_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     app()

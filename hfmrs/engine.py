@@ -102,7 +102,7 @@ class Engine:
         self.settings = settings
         self.build_id: str = manifest.get("build_id", "")
         self.recommenders: dict[str, Recommender] = {
-            name: rec for name, rec in make_recommenders(store, settings).items() if rec.available()
+            name: rec for name, rec in make_recommenders(store, settings, manifest).items() if rec.available()
         }
 
     @classmethod

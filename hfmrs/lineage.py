@@ -83,7 +83,12 @@ def lineage_edges(catalog: Catalog, lineage_dir: Path | None) -> list[Edge]:
                 add(row.get("id", ""), row.get("base_model", ""), "finetune", "card")
         if derivation := _find(lineage_dir, "derivation-edges-2025-06"):
             for row in _rows(derivation):
-                add(row.get("target", ""), row.get("source", ""), RELATIONS.get(row.get("edge", ""), "finetune"), "derivation")
+                add(
+                    row.get("target", ""),
+                    row.get("source", ""),
+                    RELATIONS.get(row.get("edge", ""), "finetune"),
+                    "derivation",
+                )
     return sorted(edges.values(), key=lambda e: (e.child, e.parent))
 
 
@@ -115,6 +120,8 @@ def strip_holdout(catalog: Catalog, split: LineageSplit) -> Catalog:
             for parent in parents:  # the tag may name the parent by a legacy alias
                 names.update(catalog.records[parent].aliases)
             record.base_models = [b for b in record.base_models if b.id not in names]
-            record.tags = [t for t in record.tags if not (t.startswith("base_model:") and t.rsplit(":", 1)[-1] in names)]
+            record.tags = [
+                t for t in record.tags if not (t.startswith("base_model:") and t.rsplit(":", 1)[-1] in names)
+            ]
         records.append(record)
     return Catalog(records)

@@ -43,6 +43,10 @@ UPSERT_BATCH = 1000
 GNN_DIM = 128  # size of the `gnn` named vector, declared up front so every build can hold it
 
 
+# A training step over a freshly written, unpublished build: (store, catalog, artifact dir) -> summary.
+Trainer = Callable[[ModelStore, Catalog, Path], dict[str, Any]]
+
+
 @dataclass
 class BuildResult:
     build_id: str
@@ -153,10 +157,13 @@ def build(
     force: bool = False,
     transform: Callable[[Catalog], Catalog] | None = None,
     transform_key: str = "",
+    trainer: Trainer | None = None,
     show_progress: bool = True,
 ) -> BuildResult:
     """Build (or skip) and publish.  ``transform`` rewrites the catalog before features are made
-    (the evaluation uses it to strip held-out lineage); ``transform_key`` names it in the input hash."""
+    (the evaluation uses it to strip held-out lineage); ``transform_key`` names it in the input hash.
+    ``trainer`` runs after the points are written and before the build is published (k-means clusters,
+    GNN vectors); what it returns is stored in the manifest under ``training``."""
     from rich.progress import Progress
 
     timer = StageTimer()
@@ -202,6 +209,10 @@ def build(
         with timer.stage("qdrant upsert"), Progress(disable=not show_progress, transient=True) as bar:
             task = bar.add_task("writing points", total=len(catalog))
             write_points(store, catalog, vectors, soups, token_lists, encoder.name, lambda n: bar.advance(task, n))
+        training: dict[str, Any] = {}
+        if trainer is not None:
+            with timer.stage("train"):
+                training = trainer(store, catalog, builds.artifact_dir(build_id))
         with timer.stage("qdrant index"):
             store.optimize()
         write_id_index(builds.artifact_dir(build_id) / "ids.json", catalog)
@@ -222,6 +233,7 @@ def build(
         "embedded": embedded,
         "timings": timer.timings,
         "transform": transform_key,
+        "training": training,
     }
     builds.publish(build_id, manifest)
     log.info("published build %s (%d models)", build_id, len(catalog))

@@ -12,30 +12,80 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from hfmrs.embedding import KeywordEncoder  # noqa: E402
-from hfmrs.engine import Engine  # noqa: E402
-from hfmrs.pipeline import build  # noqa: E402
-from hfmrs.settings import Settings  # noqa: E402
+from hfmrs.embedding import KeywordEncoder
+from hfmrs.engine import Engine
+from hfmrs.pipeline import build
+from hfmrs.settings import Settings
 
-KEYWORDS = ["gpt2", "text", "generation", "bert", "fill", "mask", "speech", "wav2vec2", "vit", "image", "classification", "llama"]
+KEYWORDS = [
+    "gpt2",
+    "text",
+    "generation",
+    "bert",
+    "fill",
+    "mask",
+    "speech",
+    "wav2vec2",
+    "vit",
+    "image",
+    "classification",
+    "llama",
+]
 
-COLUMNS_2023 = ["modelId", "lastModified", "tags", "pipeline_tag", "author", "architectures", "model_type", "datasets", "downloads", "library_name"]
-COLUMNS_2024 = ["modelId", "modelName", "author", "downloads", "lastModified", "tags", "pipeline_tag", "sha", "private", "inference"]
+COLUMNS_2023 = [
+    "modelId",
+    "lastModified",
+    "tags",
+    "pipeline_tag",
+    "author",
+    "architectures",
+    "model_type",
+    "datasets",
+    "downloads",
+    "library_name",
+]
+COLUMNS_2024 = [
+    "modelId",
+    "modelName",
+    "author",
+    "downloads",
+    "lastModified",
+    "tags",
+    "pipeline_tag",
+    "sha",
+    "private",
+    "inference",
+]
 
 
 def row23(model_id, tags, task, arch, mtype, downloads, datasets="", library="transformers", author=""):
     return {
-        "modelId": model_id, "lastModified": "2023-01-02T03:04:05.000Z", "tags": str(tags), "pipeline_tag": task,
-        "author": author, "architectures": str(arch) if arch else "", "model_type": mtype, "datasets": datasets,
-        "downloads": str(downloads), "library_name": library,
+        "modelId": model_id,
+        "lastModified": "2023-01-02T03:04:05.000Z",
+        "tags": str(tags),
+        "pipeline_tag": task,
+        "author": author,
+        "architectures": str(arch) if arch else "",
+        "model_type": mtype,
+        "datasets": datasets,
+        "downloads": str(downloads),
+        "library_name": library,
     }
 
 
 def row24(model_id, tags, task, downloads, modified="2024-02-19 10:57:45+00:00"):
     org, name = model_id.split("/", 1)
     return {
-        "modelId": model_id, "modelName": name, "author": org, "downloads": str(downloads), "lastModified": modified,
-        "tags": str(tags), "pipeline_tag": task, "sha": "0" * 40, "private": "False", "inference": "cold",
+        "modelId": model_id,
+        "modelName": name,
+        "author": org,
+        "downloads": str(downloads),
+        "lastModified": modified,
+        "tags": str(tags),
+        "pipeline_tag": task,
+        "sha": "0" * 40,
+        "private": "False",
+        "inference": "cold",
     }
 
 
@@ -45,25 +95,68 @@ BERT_TAGS = ["pytorch", "bert", "fill-mask", "en", "dataset:wikipedia", "transfo
 SNAPSHOT_2023 = [
     row23("gpt2", GPT2_TAGS, "text-generation", ["GPT2LMHeadModel"], "gpt2", 22_000_000),
     row23("gpt2-medium", GPT2_TAGS, "text-generation", ["GPT2LMHeadModel"], "gpt2", 990_000),
-    row23("distilgpt2", GPT2_TAGS + ["dataset:openwebtext"], "text-generation", ["GPT2LMHeadModel"], "gpt2", 3_000_000, "['openwebtext']"),
+    row23(
+        "distilgpt2",
+        [*GPT2_TAGS, "dataset:openwebtext"],
+        "text-generation",
+        ["GPT2LMHeadModel"],
+        "gpt2",
+        3_000_000,
+        "['openwebtext']",
+    ),
     row23("bert-base-uncased", BERT_TAGS, "fill-mask", ["BertForMaskedLM"], "bert", 46_000_000, "['wikipedia']"),
     row23("bert-base-cased", BERT_TAGS, "fill-mask", ["BertForMaskedLM"], "bert", 5_000_000, "['wikipedia']"),
-    row23("acme/wav2vec2-speech", ["pytorch", "wav2vec2", "automatic-speech-recognition", "speech", "en"], "automatic-speech-recognition", ["Wav2Vec2ForCTC"], "wav2vec2", 40_000, "", author="acme"),
+    row23(
+        "acme/wav2vec2-speech",
+        ["pytorch", "wav2vec2", "automatic-speech-recognition", "speech", "en"],
+        "automatic-speech-recognition",
+        ["Wav2Vec2ForCTC"],
+        "wav2vec2",
+        40_000,
+        "",
+        author="acme",
+    ),
     # malformed and empty list cells
     row23("acme/broken-cells", "['pytorch', 'bert'", "fill-mask", None, "bert", 10, "wikipedia", author="acme"),
     row23("acme/empty", [], "", None, "", "", "", library=""),
 ]
 SNAPSHOT_2024 = [
-    row24("openai-community/gpt2", GPT2_TAGS + ["region:us", "endpoints_compatible"], "text-generation", 7_800_000),
-    row24("openai-community/gpt2-large", GPT2_TAGS + ["region:us"], "text-generation", 1_000_000),
-    row24("distilbert/distilgpt2", GPT2_TAGS + ["dataset:openwebtext", "region:us"], "text-generation", 3_400_000),
-    row24("google-bert/bert-base-uncased", BERT_TAGS + ["region:us"], "fill-mask", 61_000_000),
+    row24("openai-community/gpt2", [*GPT2_TAGS, "region:us", "endpoints_compatible"], "text-generation", 7_800_000),
+    row24("openai-community/gpt2-large", [*GPT2_TAGS, "region:us"], "text-generation", 1_000_000),
+    row24("distilbert/distilgpt2", [*GPT2_TAGS, "dataset:openwebtext", "region:us"], "text-generation", 3_400_000),
+    row24("google-bert/bert-base-uncased", [*BERT_TAGS, "region:us"], "fill-mask", 61_000_000),
     row24("Habana/bert-base-uncased", ["optimum_habana", "license:apache-2.0", "region:us"], "", 1_000),
-    row24("acme/gpt2-finetuned", GPT2_TAGS + ["base_model:openai-community/gpt2", "base_model:finetune:openai-community/gpt2"], "text-generation", 500),
-    row24("acme/gpt2-gguf", ["gguf", "gpt2", "text-generation", "base_model:quantized:openai-community/gpt2"], "text-generation", 300),
-    row24("vision/vit-base", ["transformers", "vit", "image-classification", "dataset:imagenet-1k", "license:apache-2.0"], "image-classification", 2_000_000),
-    row24("vision/vit-large", ["transformers", "vit", "image-classification", "dataset:imagenet-1k", "license:apache-2.0"], "image-classification", 300_000),
-    row24("meta/llama-7b", ["transformers", "llama", "text-generation", "license:llama2"], "text-generation", 900_000, "2024-06-01 00:00:00+00:00"),
+    row24(
+        "acme/gpt2-finetuned",
+        [*GPT2_TAGS, "base_model:openai-community/gpt2", "base_model:finetune:openai-community/gpt2"],
+        "text-generation",
+        500,
+    ),
+    row24(
+        "acme/gpt2-gguf",
+        ["gguf", "gpt2", "text-generation", "base_model:quantized:openai-community/gpt2"],
+        "text-generation",
+        300,
+    ),
+    row24(
+        "vision/vit-base",
+        ["transformers", "vit", "image-classification", "dataset:imagenet-1k", "license:apache-2.0"],
+        "image-classification",
+        2_000_000,
+    ),
+    row24(
+        "vision/vit-large",
+        ["transformers", "vit", "image-classification", "dataset:imagenet-1k", "license:apache-2.0"],
+        "image-classification",
+        300_000,
+    ),
+    row24(
+        "meta/llama-7b",
+        ["transformers", "llama", "text-generation", "license:llama2"],
+        "text-generation",
+        900_000,
+        "2024-06-01 00:00:00+00:00",
+    ),
 ]
 
 
@@ -89,7 +182,9 @@ def snapshot_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, snapshot_dir: Path) -> Settings:
-    return Settings(home=tmp_path / "home", snapshot_dir=snapshot_dir, vector_cache=tmp_path / "no-bundled-vectors", _env_file=None)
+    return Settings(
+        home=tmp_path / "home", snapshot_dir=snapshot_dir, vector_cache=tmp_path / "no-bundled-vectors", _env_file=None
+    )
 
 
 @pytest.fixture

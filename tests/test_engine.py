@@ -17,7 +17,13 @@ def test_gpt2_family_first_and_alias_gives_same_answer(engine):
     assert by_alias.query == by_id.query == "openai-community/gpt2"
     assert ids(by_alias) == ids(by_id)
     top = set(ids(by_alias)[:4])
-    assert top <= {"gpt2-medium", "openai-community/gpt2-large", "distilbert/distilgpt2", "acme/gpt2-finetuned", "acme/gpt2-gguf"}
+    assert top <= {
+        "gpt2-medium",
+        "openai-community/gpt2-large",
+        "distilbert/distilgpt2",
+        "acme/gpt2-finetuned",
+        "acme/gpt2-gguf",
+    }
 
 
 @pytest.mark.parametrize("method", ["cosine", "jaccard"])

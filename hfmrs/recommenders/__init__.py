@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from hfmrs.recommenders.base import Recommender
 from hfmrs.recommenders.cosine import CosineRecommender
@@ -10,15 +11,17 @@ from hfmrs.recommenders.jaccard import JaccardRecommender
 from hfmrs.settings import Settings
 from hfmrs.store.base import ModelStore
 
-# name -> factory(store, settings); the order is the order methods are listed in the API and UI.
-METHODS: dict[str, Callable[[ModelStore, Settings], Recommender]] = {
-    "cosine": lambda store, settings: CosineRecommender(store),
-    "jaccard": lambda store, settings: JaccardRecommender(store, candidates=settings.jaccard_candidates),
+# name -> factory(store, settings, manifest); the order is the order methods are listed in the API and UI.
+# The manifest is the serving build's (hfmrs.pipeline): methods that need trained artefacts read it.
+Factory = Callable[[ModelStore, Settings, dict[str, Any]], Recommender]
+METHODS: dict[str, Factory] = {
+    "cosine": lambda store, settings, manifest: CosineRecommender(store),
+    "jaccard": lambda store, settings, manifest: JaccardRecommender(store, candidates=settings.jaccard_candidates),
 }
 
 
-def make_recommenders(store: ModelStore, settings: Settings) -> dict[str, Recommender]:
-    return {name: factory(store, settings) for name, factory in METHODS.items()}
+def make_recommenders(store: ModelStore, settings: Settings, manifest: dict[str, Any]) -> dict[str, Recommender]:
+    return {name: factory(store, settings, manifest) for name, factory in METHODS.items()}
 
 
 __all__ = ["METHODS", "Recommender", "make_recommenders"]

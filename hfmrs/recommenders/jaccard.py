@@ -28,7 +28,7 @@ class JaccardRecommender(Recommender):
     name = "jaccard"
     description = "Exact Jaccard similarity of feature-token sets (sparse-vector candidates, exact rescoring)."
 
-    def __init__(self, store, candidates: int = 1000):  # noqa: ANN001 - ModelStore
+    def __init__(self, store, candidates: int = 1000):
         super().__init__(store)
         self.candidates = candidates
 
