@@ -34,6 +34,10 @@ _INDEXES = (
 )
 
 
+_OPEN: dict[Path, EdgeStore] = {}
+_OPEN_LOCK = threading.Lock()
+
+
 def _vector(value: Vector) -> Any:
     if isinstance(value, SparseVector):
         return qe.SparseVector(indices=list(value.indices), values=list(value.values))
@@ -77,6 +81,7 @@ class EdgeStore:
         # Edge shards are thread-safe for reads; writes are serialised here so a build's writer
         # threads never interleave half-applied batches.
         self._write_lock = threading.Lock()
+        self._users = 1
 
     @classmethod
     def create(
@@ -92,15 +97,31 @@ class EdgeStore:
         )
         shard = qe.EdgeShard.create(str(path), config)
         store = cls(shard, path)
+        with _OPEN_LOCK:
+            _OPEN[path.resolve()] = store
         for field_name, schema in _INDEXES:
             shard.update(qe.UpdateOperation.create_field_index(field_name, schema))
         return store
 
     @classmethod
     def open(cls, path: Path) -> EdgeStore:
-        if not path.exists():
-            raise FileNotFoundError(f"no Qdrant Edge shard at {path}")
-        return cls(qe.EdgeShard.load(str(path)), path)
+        """Open a shard, sharing the handle with other users in this process.
+
+        Only one EdgeShard may hold a directory, so services running in one process (the
+        recommender serving a build, the embedder job writing to it) share one handle; it is closed
+        when its last user closes it.
+        """
+        key = path.resolve()
+        with _OPEN_LOCK:
+            if key in _OPEN:
+                store = _OPEN[key]
+                store._users += 1
+                return store
+            if not path.exists():
+                raise FileNotFoundError(f"no Qdrant Edge shard at {path}")
+            store = cls(qe.EdgeShard.load(str(path)), path)
+            _OPEN[key] = store
+            return store
 
     # -- writes ------------------------------------------------------------------------------------
     def upsert(self, points: Sequence[PointData]) -> None:
@@ -129,6 +150,11 @@ class EdgeStore:
             self._shard.flush()
 
     def close(self) -> None:
+        with _OPEN_LOCK:
+            self._users -= 1
+            if self._users > 0:
+                return
+            _OPEN.pop(self.path.resolve(), None)
         self._shard.close()
 
     # -- reads -------------------------------------------------------------------------------------

@@ -1,0 +1,138 @@
+"""`hfmrs serve SERVICE` (one service, as in a container) and `hfmrs up` (everything on one machine).
+
+`up` runs every service in one process, each on its own loopback port, talking to each other over
+HTTP exactly as they do across containers; only the URLs differ.  The CLI only builds app objects
+and runs uvicorn: the services hold no logic of their own beyond parsing and formatting.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from hfmrs.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class Service(StrEnum):
+    recommender = "recommender"
+    embedder = "embedder"
+    ingest = "ingest"
+    ui = "ui"
+
+
+def app_factory(service: Service) -> Callable[[Settings], Any]:
+    if service is Service.recommender:
+        from services.recommender.app import create_app
+    elif service is Service.embedder:
+        from services.embedder.app import create_app
+    elif service is Service.ingest:
+        from services.ingest.app import create_app
+    else:
+        from services.ui.app import create_app
+    return create_app
+
+
+def default_port(settings: Settings, service: Service) -> int:
+    return {
+        Service.recommender: settings.recommender_port,
+        Service.embedder: settings.embedder_port,
+        Service.ingest: settings.ingest_port,
+        Service.ui: settings.ui_port,
+    }[service]
+
+
+def _server(app: Any, host: str, port: int) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+
+
+def serve(
+    service: Annotated[Service, typer.Argument(help="Which service to run.")],
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default HFMRS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: the service's HFMRS_*_PORT).")] = None,
+) -> None:
+    """Run one service (as each container does)."""
+    settings = get_settings()
+    host = host or settings.host
+    port = port or default_port(settings, service)
+    app = app_factory(service)(settings)
+    typer.echo(f"{service.value}: http://{host}:{port}")
+    _server(app, host, port).run()
+
+
+def up(
+    build: Annotated[bool, typer.Option(help="Build the bundled catalog first when needed.")] = True,
+    ui: Annotated[bool, typer.Option(help="Also serve the Gradio UI.")] = True,
+) -> None:
+    """Build on first use, then run every service on this machine and print their URLs."""
+    settings = get_settings()
+    if build:
+        from hfmrs.pipeline import build as run_build
+
+        result = run_build(settings, trainer=_default_trainer(settings))
+        state = "up to date" if result.skipped else f"built in {sum(result.timings.values()):.1f}s"
+        typer.echo(f"build {result.build_id}: {result.models} models, {state}")
+    if not settings.admin_token:
+        # Admin endpoints (ingest jobs, reload) are off without a token; `up` makes one for this run.
+        settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(18)})
+    base = f"http://{settings.host}"
+    settings = settings.model_copy(
+        update={
+            "embedder_url": settings.embedder_url or f"{base}:{settings.embedder_port}",
+            "recommender_url": settings.recommender_url or f"{base}:{settings.recommender_port}",
+        }
+    )
+    services = [Service.recommender, Service.embedder, Service.ingest] + ([Service.ui] if ui else [])
+    servers = []
+    for service in services:
+        app = app_factory(service)(settings)
+        servers.append((service, _server(app, settings.host, default_port(settings, service))))
+    threads = [threading.Thread(target=s.run, name=f"serve-{svc.value}", daemon=True) for svc, s in servers]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while not all(s.started for _, s in servers) and time.monotonic() < deadline:
+        if not any(t.is_alive() for t in threads):
+            break
+        time.sleep(0.1)
+    port = default_port
+    typer.echo("HFMRS is running:")
+    typer.echo(f"  API (recommender)  {base}:{port(settings, Service.recommender)}   docs: /docs")
+    typer.echo(f"  embedder           {base}:{port(settings, Service.embedder)}")
+    typer.echo(f"  ingest             {base}:{port(settings, Service.ingest)}")
+    if ui:
+        typer.echo(f"  web UI             {base}:{port(settings, Service.ui)}")
+    typer.echo(f"  admin token        {settings.admin_token}")
+    typer.echo("Press Ctrl-C to stop.")
+    try:
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for _, server in servers:
+            server.should_exit = True
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+def _default_trainer(settings: Settings) -> Any:
+    try:
+        from hfmrs.training import make_trainer
+    except ImportError:
+        return None
+    return make_trainer(settings)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(up)

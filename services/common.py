@@ -1,0 +1,116 @@
+"""What every HFMRS service shares: one JSON error shape, CORS, admin-token checks, health basics.
+
+Every error any service returns is ``{"error": {"code", "message", "suggestions"?}}``; a test pins it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hfmrs.clients import ServiceUnavailableError
+from hfmrs.ids import UnknownModelError
+from hfmrs.jobs import JobConflictError, UnknownJobError
+from hfmrs.settings import Settings
+from hfmrs.store.builds import NoBuildError
+
+log = logging.getLogger(__name__)
+
+# The extension's content script runs on huggingface.co; the UI and local tools on localhost.
+CORS_ORIGINS = ["https://huggingface.co"]
+CORS_ORIGIN_REGEX = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, suggestions: list[str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.suggestions = status, code, message, suggestions
+
+
+def error_response(status: int, code: str, message: str, suggestions: list[str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if suggestions is not None:
+        body["suggestions"] = suggestions
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def _validation_message(error: RequestValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(x) for x in item.get("loc", ()) if x not in ("query", "path", "body"))
+        parts.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.suggestions)
+
+    @app.exception_handler(UnknownModelError)
+    async def _unknown(_: Request, exc: UnknownModelError) -> JSONResponse:
+        return error_response(404, "unknown_model", f"unknown model id {exc.model_id!r}", exc.suggestions)
+
+    @app.exception_handler(ValueError)
+    async def _bad_value(_: Request, exc: ValueError) -> JSONResponse:
+        return error_response(422, "invalid_parameter", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "invalid_parameter", _validation_message(exc))
+
+    @app.exception_handler(ServiceUnavailableError)
+    async def _dependency(_: Request, exc: ServiceUnavailableError) -> JSONResponse:
+        return error_response(503, "dependency_unavailable", str(exc))
+
+    @app.exception_handler(NoBuildError)
+    async def _no_build(_: Request, exc: NoBuildError) -> JSONResponse:
+        return error_response(503, "not_ready", str(exc))
+
+    @app.exception_handler(UnknownJobError)
+    async def _unknown_job(_: Request, exc: UnknownJobError) -> JSONResponse:
+        return error_response(404, "unknown_job", f"no job {exc.args[0]!r}")
+
+    @app.exception_handler(JobConflictError)
+    async def _job_running(_: Request, exc: JobConflictError) -> JSONResponse:
+        return error_response(409, "job_running", str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # the last line of defence
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error; see the service log")
+
+
+def install_cors(app: FastAPI) -> None:
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=CORS_ORIGINS,
+        allow_origin_regex=CORS_ORIGIN_REGEX,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+
+
+def admin_guard(settings: Settings):
+    """Admin endpoints: off (404) without HFMRS_ADMIN_TOKEN, 401 without the right bearer token."""
+
+    def check(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not settings.admin_token:
+            raise ApiError(404, "not_found", "admin endpoints are off (set HFMRS_ADMIN_TOKEN to enable them)")
+        expected = f"Bearer {settings.admin_token}"
+        if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
+            raise ApiError(401, "unauthorized", "admin endpoints need 'Authorization: Bearer <HFMRS_ADMIN_TOKEN>'")
+
+    return Depends(check)

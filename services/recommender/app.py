@@ -1,0 +1,278 @@
+"""The recommender service: HFMRS's public HTTP API (OpenAPI docs at /docs).
+
+Routes parse and validate input, call the engine (through the live swap), and shape JSON; no ranking
+happens here.  Free-text search asks the embedder service for the query vector over HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum, StrEnum
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from hfmrs.clients import EmbedderClient
+from hfmrs.engine import K_MAX, MAX_ID_LENGTH, MAX_QUERY_LENGTH, SORTS, Engine, Recommendation
+from hfmrs.serving import LiveEngine
+from hfmrs.settings import Settings, get_settings
+from hfmrs.store.base import Filters
+from services.common import ApiError, admin_guard, error_response, install_cors, install_error_handlers
+
+log = logging.getLogger(__name__)
+
+Sort = Enum("Sort", {s.replace("-", "_"): s for s in SORTS}, type=str)  # type: ignore[misc]
+SCORE = Sort("score")
+
+
+class LegacySort(StrEnum):
+    none = "none"
+    downloads_desc = "downloads-desc"
+    downloads_asc = "downloads-asc"
+
+
+class Result(BaseModel):
+    id: str
+    score: float
+    downloads: int
+    likes: int | None
+    pipeline_tag: str | None
+    library: str | None
+    last_modified: str | None = None
+    why: list[str] = Field(default_factory=list, description="Evidence shared with the query model.")
+
+
+class SimilarResponse(BaseModel):
+    query: str = Field(description="Canonical id of the query model.")
+    method: str
+    results: list[Result]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    method: str = "text"
+    results: list[Result]
+
+
+class LegacyItem(BaseModel):
+    model_id: str
+    score: float
+
+
+class ModelSummary(BaseModel):
+    id: str
+    downloads: int
+
+
+class MethodInfo(BaseModel):
+    name: str
+    description: str
+    default: bool
+
+
+class Health(BaseModel):
+    status: str
+    build_id: str
+    models: int
+    snapshots: list[str]
+    encoder: str
+    methods: list[str]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    suggestions: list[str] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "Unknown model id (with did-you-mean suggestions)."},
+    422: {"model": ErrorResponse, "description": "Invalid parameter."},
+    503: {"model": ErrorResponse, "description": "Not ready, or a dependency is down."},
+}
+
+
+def _filters(
+    pipeline_tag: str | None = None,
+    library: str | None = None,
+    license: str | None = None,
+    author: str | None = None,
+    min_downloads: int | None = None,
+    cluster: int | None = None,
+) -> Filters:
+    return Filters(
+        pipeline_tag=pipeline_tag,
+        library=library,
+        license=license,
+        author=author,
+        min_downloads=min_downloads,
+        cluster=cluster,
+    )
+
+
+FilterTag = Annotated[str | None, Query(max_length=200, description="Only models with this pipeline tag (task).")]
+FilterLibrary = Annotated[str | None, Query(max_length=200, description="Only models of this library.")]
+FilterLicense = Annotated[str | None, Query(max_length=200, description="Only models under this license.")]
+FilterAuthor = Annotated[str | None, Query(max_length=200, description="Only models by this author.")]
+MinDownloads = Annotated[
+    int | None, Query(ge=0, le=10**12, description="Only models with at least this many downloads.")
+]
+ClusterParam = Annotated[int | None, Query(ge=0, le=10**6, description="Only models in this k-means cluster.")]
+K = Annotated[int, Query(ge=1, le=K_MAX, description=f"Number of results (1-{K_MAX}).")]
+
+
+def _results(recs: list[Recommendation]) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in recs]
+
+
+def create_app(
+    settings: Settings | None = None,
+    live: LiveEngine | None = None,
+    embedder: EmbedderClient | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    live = live or LiveEngine(settings)
+    if embedder is None:
+        url = settings.embedder_url or f"http://{settings.host}:{settings.embedder_port}"
+        embedder = EmbedderClient(httpx.Client(base_url=url, timeout=10.0))
+
+    app = FastAPI(
+        title="HFMRS recommender",
+        version="1.0",
+        description="Similar Hugging Face models: by model id, by free text, with filters and explanations.",
+        responses=ERRORS,
+    )
+    install_error_handlers(app)
+    install_cors(app)
+    app.state.live = live
+    app.state.settings = settings
+
+    def model_id_checked(model_id: str) -> str:
+        if len(model_id) > MAX_ID_LENGTH:
+            raise ApiError(422, "invalid_parameter", f"model id is longer than {MAX_ID_LENGTH} characters")
+        if not model_id.strip(" /"):
+            raise ApiError(422, "invalid_parameter", "model id is empty")
+        return model_id
+
+    v1 = APIRouter(prefix="/v1", tags=["v1"])
+
+    @v1.get("/models/{model_id:path}/similar", response_model=SimilarResponse, summary="Models similar to a model")
+    def similar(
+        model_id: str,
+        k: K = 10,
+        method: Annotated[
+            str | None, Query(max_length=50, description="Method (GET /v1/methods); default: the best.")
+        ] = None,
+        sort: Annotated[Sort, Query(description="Order of the top k.")] = SCORE,
+        pipeline_tag: FilterTag = None,
+        library: FilterLibrary = None,
+        license: FilterLicense = None,
+        author: FilterAuthor = None,
+        min_downloads: MinDownloads = None,
+        cluster: ClusterParam = None,
+    ) -> dict[str, Any]:
+        model_id_checked(model_id)
+        filters = _filters(pipeline_tag, library, license, author, min_downloads, cluster)
+        with live.acquire() as engine:
+            result = engine.similar(model_id, k=k, method=method, sort=sort.value, filters=filters)
+        return {"query": result.query, "method": result.method, "results": _results(result.results)}
+
+    @v1.get("/models/{model_id:path}", summary="Everything the catalog knows about a model")
+    def model_info(model_id: str) -> dict[str, Any]:
+        model_id_checked(model_id)
+        with live.acquire() as engine:
+            payload = engine.info(model_id)
+        return {k: v for k, v in payload.items() if k not in ("tokens",)}
+
+    @v1.get("/models", response_model=list[ModelSummary], summary="Autocomplete: ids by prefix, most downloaded first")
+    def models(
+        prefix: Annotated[str, Query(max_length=MAX_ID_LENGTH)] = "",
+        limit: Annotated[int, Query(ge=1, le=K_MAX)] = 10,
+    ) -> list[dict[str, Any]]:
+        with live.acquire() as engine:
+            return engine.autocomplete(prefix, limit)
+
+    @v1.get("/search", response_model=SearchResponse, summary="Free-text search: describe the model you need")
+    def search(
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="What you need, in words.")],
+        k: K = 10,
+        sort: Annotated[Sort, Query()] = SCORE,
+        pipeline_tag: FilterTag = None,
+        library: FilterLibrary = None,
+        license: FilterLicense = None,
+        author: FilterAuthor = None,
+        min_downloads: MinDownloads = None,
+        cluster: ClusterParam = None,
+    ) -> dict[str, Any]:
+        if not q.strip():
+            raise ApiError(422, "invalid_parameter", "q is blank")
+        filters = _filters(pipeline_tag, library, license, author, min_downloads, cluster)
+        with live.acquire() as engine:
+            check_encoder(engine, embedder)
+            vector = embedder.embed([q])[0]
+            results = engine.search_vector(vector, k=k, sort=sort.value, filters=filters)
+        return {"query": q, "method": "text", "results": _results(results)}
+
+    @v1.get("/methods", response_model=list[MethodInfo], summary="Recommendation methods of the serving build")
+    def methods() -> list[dict[str, Any]]:
+        with live.acquire() as engine:
+            return [
+                {"name": n, "description": r.description, "default": n == engine.default_method}
+                for n, r in engine.recommenders.items()
+            ]
+
+    app.include_router(v1)
+
+    @app.get("/recommend", response_model=list[LegacyItem], tags=["seed"], summary="The seed's endpoint (kept)")
+    def recommend(
+        model_id: Annotated[str, Query(min_length=1, max_length=MAX_ID_LENGTH)],
+        method: Annotated[str | None, Query(max_length=50)] = None,
+        recommend_no: Annotated[int, Query(ge=1, le=K_MAX)] = 10,
+        sort_by: Annotated[LegacySort, Query()] = LegacySort.none,
+    ) -> list[dict[str, Any]]:
+        sort = "score" if sort_by is LegacySort.none else sort_by.value
+        with live.acquire() as engine:
+            result = engine.similar(model_id, k=recommend_no, method=method, sort=sort)
+        return [{"model_id": r.id, "score": r.score} for r in result.results]
+
+    @app.get("/health", response_model=Health, tags=["ops"], summary="200 only when a build is being served")
+    def health() -> Any:
+        if not live.ready:
+            return error_response(503, "not_ready", "no build is being served yet")
+        with live.acquire() as engine:
+            m = engine.manifest
+            return {
+                "status": "ok",
+                "build_id": engine.build_id,
+                "models": len(engine.ids),
+                "snapshots": m.get("snapshots", []),
+                "encoder": m.get("encoder", ""),
+                "methods": engine.methods,
+            }
+
+    @app.post(
+        "/admin/reload", tags=["ops"], summary="Switch to the newest build now", dependencies=[admin_guard(settings)]
+    )
+    def reload() -> dict[str, Any]:
+        return {"build_id": live.reload()}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> JSONResponse:
+        return JSONResponse({"service": "hfmrs-recommender", "docs": "/docs", "health": "/health"})
+
+    return app
+
+
+def check_encoder(engine: Engine, embedder: EmbedderClient) -> None:
+    """Free-text queries must be embedded by the encoder the build was made with."""
+    wanted = engine.manifest.get("encoder")
+    got = embedder.name
+    if wanted and got != wanted:
+        raise ApiError(503, "encoder_mismatch", f"the embedder serves {got!r} but the build was made with {wanted!r}")
