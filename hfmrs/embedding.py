@@ -62,7 +62,7 @@ class SentenceTransformerEncoder:
         if self.device.startswith("cuda"):
             self.model.half()  # fp16 on GPU: same neighbours, several times the throughput
         self.batch_size = batch_size
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
         slug = re.sub(r"[^A-Za-z0-9.]+", "-", model if model == BUNDLED_MINILM else path.name)
         self.name = f"{slug}@{max_seq_length}"
 

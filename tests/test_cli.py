@@ -1,0 +1,68 @@
+"""The CLI: JSON output, exit codes and hints (typer's CliRunner, a small built catalog)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from hfmrs.cli import app
+from hfmrs.pipeline import build
+
+
+@pytest.fixture
+def cli_env(settings, encoder, monkeypatch):
+    build(settings, encoder=encoder, show_progress=False)
+    monkeypatch.setenv("HFMRS_HOME", str(settings.home))
+    monkeypatch.setenv("HFMRS_SNAPSHOT_DIR", str(settings.snapshot_dir))
+    from hfmrs.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_recommend_json(cli_env):
+    result = run("recommend", "gpt2", "-n", "3", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert len(rows) == 3 and all(set(r) == {"id", "score", "downloads", "pipeline_tag"} for r in rows)
+    assert "openai-community/gpt2" not in [r["id"] for r in rows]
+    same = json.loads(run("recommend", "openai-community/gpt2", "-n", "3", "--json").stdout)
+    assert same == rows
+
+
+def test_recommend_filters_and_table(cli_env):
+    result = run("recommend", "gpt2", "--task", "image-classification", "--sort", "downloads-asc", "--json")
+    assert [r["id"] for r in json.loads(result.stdout)] == ["vision/vit-large", "vision/vit-base"]
+    table = run("recommend", "bert-base-uncased", "--method", "jaccard", "-n", "2")
+    assert table.exit_code == 0 and "bert-base-cased" in table.stdout
+
+
+def test_unknown_id_exits_2_with_did_you_mean(cli_env):
+    result = run("recommend", "gpt2-mediun")
+    assert result.exit_code == 2
+    assert "did you mean" in result.output and "gpt2-medium" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(("-n", "0"), "k must be"), (("--method", "magic"), "unknown method"), (("--sort", "up"), "unknown sort")],
+)
+def test_bad_arguments_exit_2_with_hint(cli_env, args, message):
+    result = run("recommend", "gpt2", *args)
+    assert result.exit_code == 2 and message in result.output and "hint" in result.output
+
+
+def test_info_and_no_build(cli_env, monkeypatch, tmp_path):
+    info = run("info", "bert-base-uncased")
+    assert info.exit_code == 0 and json.loads(info.stdout)["id"] == "google-bert/bert-base-uncased"
+    monkeypatch.setenv("HFMRS_HOME", str(tmp_path / "empty"))
+    from hfmrs.settings import get_settings
+
+    get_settings.cache_clear()
+    result = run("recommend", "gpt2")
+    assert result.exit_code == 1 and "hfmrs build" in result.output
