@@ -10,18 +10,27 @@ import ast
 import csv
 import gzip
 import io
+import json
 import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from hfmrs.ids import IdIndex, UnknownModelError
 
-__all__ = ["BaseModel", "Catalog", "ModelRecord", "UnknownModelError", "load_catalog"]
+__all__ = [
+    "BaseModel",
+    "Catalog",
+    "ModelRecord",
+    "UnknownModelError",
+    "download_velocity",
+    "load_catalog",
+    "normalise_hub_record",
+]
 
 log = logging.getLogger(__name__)
 
@@ -318,19 +327,61 @@ class ModelRecord:
     last_modified: str | None = None  # ISO-8601, UTC
     snapshot: str = ""  # the snapshot date this record was taken from
     aliases: list[str] = field(default_factory=list)
+    # Issue 6 (live ingest): creation time and parameter count come from the Hub API (safetensors.total);
+    # history holds downloads/likes per snapshot date the model was seen in, oldest first.
+    created_at: str | None = None  # ISO-8601, UTC
+    params: int | None = None
+    history: dict[str, dict[str, int | None]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.id.rsplit("/", 1)[-1]
 
+    @property
+    def params_billions(self) -> float | None:
+        """Parameters in billions (the payload field the "fits in N GB" filter reads)."""
+        return None if self.params is None else round(self.params / 1e9, 6)
+
+    @property
+    def download_velocity(self) -> float | None:
+        """Change in downloads per day between the latest two snapshots that have this model.
+
+        The Hub's ``downloads`` is a trailing 30-day count, so this is how fast that count moves: positive
+        when a model is gaining users.  None when the model is in fewer than two snapshots.
+        """
+        return download_velocity(self.history)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        # Derived values travel in the payload (Qdrant filters and sorts on them) but are never stored
+        # as fields, so they cannot go stale when history or params change.
+        data["params_billions"] = self.params_billions
+        data["download_velocity"] = self.download_velocity
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelRecord:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["base_models"] = [BaseModel(**b) for b in known.get("base_models", [])]
+        known["history"] = {k: dict(v) for k, v in (known.get("history") or {}).items()}
         return cls(**known)
+
+
+def snapshot_day(snapshot: str) -> date:
+    """A snapshot date as a day: ``2024-09-20`` as is; month-only ``2024-09`` (the bundled files) as the 1st."""
+    parts = [int(p) for p in snapshot.split("-")]
+    return date(parts[0], parts[1], parts[2] if len(parts) > 2 else 1)
+
+
+def download_velocity(history: dict[str, dict[str, int | None]]) -> float | None:
+    """Downloads change per day between the two latest snapshots in ``history`` (None with fewer than two)."""
+    dated = sorted(((snapshot_day(s), v.get("downloads")) for s, v in history.items()), key=lambda x: x[0])
+    dated = [(d, n) for d, n in dated if n is not None]
+    if len(dated) < 2:
+        return None
+    (old_day, old), (new_day, new) = dated[-2], dated[-1]
+    days = max((new_day - old_day).days, 1)  # two snapshots on one day: treat as a day apart, never divide by 0
+    return round((new - old) / days, 3)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -443,6 +494,8 @@ def normalise_row(row: dict[str, str], snapshot: str) -> ModelRecord | None:
     facts = facts_from_tags(tags)
     datasets = _dedupe(parse_list_cell(row.get("datasets")) + facts["datasets"])
     author = (row.get("author") or "").strip() or (model_id.split("/", 1)[0] if "/" in model_id else "")
+    downloads = parse_int(row.get("downloads")) or 0
+    likes = parse_int(row.get("likes"))
     return ModelRecord(
         id=model_id,
         author=author,
@@ -456,10 +509,78 @@ def normalise_row(row: dict[str, str], snapshot: str) -> ModelRecord | None:
         license=facts["license"],
         arxiv=facts["arxiv"],
         base_models=facts["base_models"],
-        downloads=parse_int(row.get("downloads")) or 0,
-        likes=parse_int(row.get("likes")),
+        downloads=downloads,
+        likes=likes,
         last_modified=parse_timestamp(row.get("lastModified")),
         snapshot=snapshot,
+        history={snapshot: {"downloads": downloads, "likes": likes}},
+    )
+
+
+def _str_list(value: Any) -> list[str]:
+    """A card field that may be one string or a list of them (the Hub allows both)."""
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    return _dedupe(str(v).strip() for v in values if isinstance(v, (str, int)) and str(v).strip())
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def normalise_hub_record(item: dict[str, Any], snapshot: str) -> ModelRecord | None:
+    """One record of the Hub API's ``/api/models`` JSON (as written by ``hfmrs ingest``) -> a record.
+
+    Structured card fields (``cardData``) win over what the tags say; tags fill the rest, exactly as
+    for the CSV snapshots, so both sources give the same record for the same model.
+    """
+    model_id = item.get("id") or item.get("modelId")
+    if not isinstance(model_id, str) or not model_id.strip():
+        return None
+    model_id = model_id.strip()
+    tags = _str_list(item.get("tags"))
+    facts = facts_from_tags(tags)
+    config = item.get("config") if isinstance(item.get("config"), dict) else {}
+    card = item.get("cardData") if isinstance(item.get("cardData"), dict) else {}
+    safetensors = item.get("safetensors") if isinstance(item.get("safetensors"), dict) else {}
+
+    bases = {b.id: b.relation for b in facts["base_models"]}
+    relation = card.get("base_model_relation")
+    for base in _str_list(card.get("base_model")):
+        if relation in BASE_RELATIONS:
+            bases[base] = relation
+        else:
+            bases.setdefault(base, "finetune")
+    card_license = _str_list(card.get("license"))
+    card_languages = [x.lower() for x in _str_list(card.get("language")) if x.lower() in LANGUAGE_CODES]
+    author = item.get("author") if isinstance(item.get("author"), str) else ""
+    author = author.strip() or (model_id.split("/", 1)[0] if "/" in model_id else "")
+    library = item.get("library_name") if isinstance(item.get("library_name"), str) else None
+    pipeline_tag = item.get("pipeline_tag") if isinstance(item.get("pipeline_tag"), str) else None
+    model_type = config.get("model_type") if isinstance(config.get("model_type"), str) else None
+    downloads = _int_or_none(item.get("downloads")) or 0
+    likes = _int_or_none(item.get("likes"))
+    return ModelRecord(
+        id=model_id,
+        author=author,
+        pipeline_tag=pipeline_tag or None,
+        library=library or library_from_tags(tags),
+        tags=tags,
+        architectures=_str_list(config.get("architectures")),
+        model_type=model_type or None,
+        datasets=_dedupe([*_str_list(card.get("datasets")), *facts["datasets"]]),
+        languages=_dedupe([*card_languages, *facts["languages"]]),
+        license=card_license[0] if card_license else facts["license"],
+        arxiv=facts["arxiv"],
+        base_models=[BaseModel(id=b, relation=r) for b, r in bases.items()],
+        downloads=downloads,
+        likes=likes,
+        last_modified=parse_timestamp(item.get("lastModified") if isinstance(item.get("lastModified"), str) else None),
+        snapshot=snapshot,
+        created_at=parse_timestamp(item.get("createdAt") if isinstance(item.get("createdAt"), str) else None),
+        params=_int_or_none(safetensors.get("total")),
+        history={snapshot: {"downloads": downloads, "likes": likes}},
     )
 
 
@@ -467,8 +588,11 @@ def normalise_row(row: dict[str, str], snapshot: str) -> ModelRecord | None:
 # Snapshot files
 
 
+SNAPSHOT_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz")
+
+
 def snapshot_date(path: Path) -> str:
-    """``hf-models-2024-09-top10k.csv.gz`` -> ``2024-09``."""
+    """``hf-models-2024-09-top10k.csv.gz`` -> ``2024-09``; ``hf-models-2025-06-01-live.jsonl.gz`` -> ``2025-06-01``."""
     match = re.search(r"(\d{4}-\d{2}(?:-\d{2})?)", path.name)
     if not match:
         raise ValueError(f"snapshot file name carries no date: {path.name}")
@@ -482,16 +606,41 @@ def read_rows(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(text)
 
 
+def read_hub_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Hub API records from a JSONL snapshot; a line that is not a JSON object is logged and skipped."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("%s:%d: not JSON, skipped", path.name, number)
+                continue
+            if isinstance(item, dict):
+                yield item
+
+
 def load_snapshot(path: Path) -> list[ModelRecord]:
-    date = snapshot_date(path)
-    records = [r for row in read_rows(path) if (r := normalise_row(row, date))]
+    snapshot = snapshot_date(path)
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        records = [r for item in read_hub_records(path) if (r := normalise_hub_record(item, snapshot))]
+    else:
+        records = [r for row in read_rows(path) if (r := normalise_row(row, snapshot))]
     log.info("read %d models from %s", len(records), path.name)
     return records
 
 
-def snapshot_files(directory: Path) -> list[Path]:
-    files = sorted(p for p in directory.iterdir() if p.name.endswith((".csv", ".csv.gz")))
-    return sorted(files, key=snapshot_date)
+def snapshot_files(directory: Path, *more: Path) -> list[Path]:
+    """Snapshot files (CSV from the bundled data, JSONL from live ingest) in ``directory`` and ``more``,
+    oldest first.  Folders in ``more`` that do not exist yet (no crawl has finished) are skipped."""
+    found: list[Path] = []
+    for index, folder in enumerate([directory, *more]):
+        if index and not folder.is_dir():
+            continue
+        found.extend(p for p in folder.iterdir() if p.is_file() and p.name.endswith(SNAPSHOT_SUFFIXES))
+    return sorted(sorted(found), key=snapshot_date)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -577,7 +726,9 @@ def merge_snapshots(snapshots: list[list[ModelRecord]]) -> Catalog:
 
 
 def _fill_missing(newer: ModelRecord, older: ModelRecord) -> ModelRecord:
-    for name in ("pipeline_tag", "library", "model_type", "license", "likes", "last_modified"):
+    # History accumulates across snapshots (and across renames: an alias's history is the model's).
+    newer.history = {**older.history, **newer.history}
+    for name in ("pipeline_tag", "library", "model_type", "license", "likes", "last_modified", "created_at", "params"):
         if getattr(newer, name) is None and getattr(older, name) is not None:
             setattr(newer, name, getattr(older, name))
     for name in ("architectures", "datasets", "languages", "arxiv"):
@@ -601,11 +752,13 @@ def fill_model_types(snapshots: list[list[ModelRecord]]) -> None:
                 record.model_type = next((t for t in record.tags if t in model_types), None)
 
 
-def load_catalog(snapshot_dir: Path) -> Catalog:
-    """Read every snapshot file in ``snapshot_dir`` and merge them, newest winning."""
-    files = snapshot_files(snapshot_dir)
+def load_catalog(snapshot_dir: Path, *more: Path) -> Catalog:
+    """Read every snapshot file in ``snapshot_dir`` (and the folders in ``more``, e.g. the live snapshots
+    of ``settings.live_snapshot_dir``) and merge them, newest winning."""
+    files = snapshot_files(snapshot_dir, *more)
     if not files:
-        raise FileNotFoundError(f"no snapshot files (*.csv, *.csv.gz) in {snapshot_dir}")
+        patterns = ", ".join("*" + suffix for suffix in SNAPSHOT_SUFFIXES)
+        raise FileNotFoundError(f"no snapshot files ({patterns}) in {snapshot_dir}")
     snapshots = [load_snapshot(path) for path in files]
     fill_model_types(snapshots)
     catalog = merge_snapshots(snapshots)

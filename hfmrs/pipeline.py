@@ -178,7 +178,7 @@ def build(
                 batch_size=settings.encoder_batch_size,
                 max_seq_length=settings.encoder_max_seq_length,
             )
-    files = snapshot_files(settings.snapshot_dir) if catalog is None else []
+    files = snapshot_files(settings.snapshot_dir, settings.live_snapshot_dir) if catalog is None else []
     extra = transform_key if catalog is None else f"catalog={_catalog_digest(catalog)};{transform_key}"
     wanted = input_hash(files, encoder.name, extra)
     current = builds.current_id()
@@ -191,7 +191,7 @@ def build(
     build_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{wanted[:8]}-{secrets.token_hex(2)}"
     with timer.stage("catalog"):
         if catalog is None:
-            catalog = load_catalog(settings.snapshot_dir)
+            catalog = load_catalog(settings.snapshot_dir, settings.live_snapshot_dir)
         if transform is not None:
             catalog = transform(catalog)
     with timer.stage("features"):

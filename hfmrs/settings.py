@@ -60,6 +60,48 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, description="Token for admin endpoints; unset = admin endpoints off.")
     hf_endpoint: str = Field("https://huggingface.co", description="Hub API base URL for live ingest.")
 
+    # -- Live Hub ingest (issue 6): crawls land in HFMRS_HOME/crawls/, finished ones become dated snapshots here.
+    live_snapshot_dir: Path | None = Field(
+        None, description="Dated snapshots written by `hfmrs ingest`; unset = HFMRS_HOME/snapshots."
+    )
+    ingest_limit: int = Field(10_000, ge=1, description="Models `hfmrs ingest` and `hfmrs refresh` take from the top.")
+    ingest_per_task: int = Field(0, ge=0, description="Extra top models crawled per pipeline tag (0 = none).")
+
+    # -- Training and trained methods (issue 7): k-means clusters, GNN vectors, hybrid fusion, diversity.
+    train_seed: int = Field(7, description="Seed of k-means, the GNN and the hybrid tuning sample (reproducible).")
+    kmeans_k_min: int = Field(8, ge=2, description="Smallest K the k-means sweep tries.")
+    kmeans_k_max: int = Field(96, ge=2, description="Largest K the k-means sweep tries (capped at models - 1).")
+    kmeans_k_step: int = Field(8, ge=1, description="Step between the Ks the k-means sweep tries.")
+    kmeans_sample: int = Field(3000, ge=10, description="Points sampled for the silhouette score of each K.")
+    gnn_epochs: int = Field(150, ge=1, description="Full-batch training epochs of the GNN (link prediction).")
+    gnn_hidden_dim: int = Field(256, ge=4, description="Hidden width of the GNN (its output is the 128-d `gnn`).")
+    gnn_lr: float = Field(0.01, gt=0, description="Adam learning rate of the GNN.")
+    gnn_knn: int = Field(10, ge=1, description="kNN similarity edges per model in the GNN's graph (on `text`).")
+    gnn_negatives: int = Field(1, ge=1, description="Negative samples per positive edge in GNN training.")
+    hybrid_weights: tuple[float, float, float] | None = Field(
+        None, description="RRF weights for text, gnn, bm25 as JSON, e.g. [1,2,1]; unset = tuned at training."
+    )
+    hybrid_prefetch: int = Field(100, ge=10, description="Candidates each hybrid prefetch (text, gnn, bm25) returns.")
+    hybrid_tune_queries: int = Field(200, ge=0, description="Lineage queries the hybrid weight tuning scores.")
+    popularity_prior: float = Field(
+        0.5, ge=0, description="Hybrid popularity prior: worth this many RRF rank positions per tenfold downloads."
+    )
+    diversity_pool: int = Field(
+        4, ge=1, description="Over-fetch factor for diversity (MMR / per-author cap): k·this candidates re-ranked."
+    )
+
+    # -- Web UI (issue 4): the "about the data" tab shows the PNGs `hfmrs report --out` writes to this folder.
+    reports_dir: Path = Field(Path("reports"), description="Report folder whose PNGs the web UI's about tab shows.")
+
+    def model_post_init(self, context: object) -> None:
+        # A default that follows HFMRS_HOME, so tests and deployments that move home move snapshots too.
+        if self.live_snapshot_dir is None:
+            self.live_snapshot_dir = self.home / "snapshots"
+
+    @property
+    def crawls_dir(self) -> Path:
+        return self.home / "crawls"
+
     @property
     def builds_dir(self) -> Path:
         return self.home / "builds"
