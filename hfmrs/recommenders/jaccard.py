@@ -13,6 +13,7 @@ candidate pool reaches past the k-th best Jaccard's overlap the answer is exact;
 from __future__ import annotations
 
 from hfmrs.features import sparse_tokens
+from hfmrs.ranking import score_key
 from hfmrs.recommenders.base import Recommender
 from hfmrs.store.base import TOKENS, Filters, Hit, PointData, SparseVector
 
@@ -42,5 +43,5 @@ class JaccardRecommender(Recommender):
             Hit(model_id=h.model_id, score=jaccard(query_tokens, set(h.payload.get("tokens", []))), payload=h.payload)
             for h in pool
         ]
-        rescored.sort(key=lambda h: (-h.score, h.model_id))
+        rescored.sort(key=score_key)  # the engine's tie-break, so truncating to k keeps the same ties
         return rescored[:k]

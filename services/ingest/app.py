@@ -7,8 +7,10 @@ soups missing from the vector cache travel to the embedder, over HTTP.  Jobs run
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +35,7 @@ class JobKind(StrEnum):
 class JobRequest(BaseModel):
     kind: JobKind = JobKind.build
     force: bool = Field(False, description="build: rebuild even when the inputs are unchanged.")
+    train: bool = Field(True, description="build/refresh: also train k-means clusters and GNN vectors.")
     limit: int = Field(10_000, ge=1, le=2_000_000, description="ingest/refresh: models to crawl.")
     sort: str = Field("downloads", max_length=50, description="ingest/refresh: Hub sort key.")
     per_task: int | None = Field(None, ge=1, le=100_000, description="ingest/refresh: top N per pipeline tag too.")
@@ -57,7 +60,7 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
 
         progress(stage="build")
         result = build(
-            settings, encoder=remote_encoder(), force=request.force, trainer=_trainer(settings), show_progress=False
+            settings, encoder=remote_encoder(), force=request.force, trainer=_trainer(settings) if request.train else None, show_progress=False
         )
         return {
             "build_id": result.build_id,
@@ -70,8 +73,10 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
     def run_ingest(request: JobRequest, progress: Any) -> dict[str, Any]:
         from hfmrs.hub.crawl import crawl
 
-        result = crawl(settings, limit=request.limit, sort=request.sort, per_task=request.per_task, progress=progress)
-        return result.to_dict() if hasattr(result, "to_dict") else dict(result.__dict__)
+        result = crawl(
+            settings, limit=request.limit, sort=request.sort, per_task=request.per_task, progress=_report(progress)
+        )
+        return _jsonable(result)
 
     def run_refresh(request: JobRequest, progress: Any) -> dict[str, Any]:
         from hfmrs.hub.refresh import refresh
@@ -82,9 +87,10 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
             limit=request.limit,
             sort=request.sort,
             per_task=request.per_task,
-            progress=progress,
+            progress=_report(progress),
+            trainer=_trainer(settings) if request.train else None,
         )
-        return result if isinstance(result, dict) else dict(result.__dict__)
+        return _jsonable(result)
 
     runners = {JobKind.build: run_build, JobKind.ingest: run_ingest, JobKind.refresh: run_refresh}
 
@@ -103,10 +109,27 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
     return app
 
 
+def _report(progress: Any) -> Any:
+    """Crawl progress objects -> the job's progress fields."""
+    return lambda update: progress(**_jsonable(update))
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
 def _trainer(settings: Settings) -> Any:
     """The training step (k-means, GNN) when the training package is installed with this build."""
     try:
         from hfmrs.training import make_trainer
     except ImportError:
         return None
-    return make_trainer(settings, None)
+    return make_trainer(settings, show_progress=False)

@@ -44,7 +44,7 @@ def test_embedder_health(embedder_http: TestClient, encoder):
 def test_ingest_build_job_embeds_through_the_embedder_service(admin_settings, embedder_http, encoder):
     ingest = TestClient(create_ingest(admin_settings, encoder=EmbedderClient(embedder_http)))
     error(ingest.post("/jobs", json={"kind": "build"}), 401, "unauthorized")
-    job = ingest.post("/jobs", json={"kind": "build"}, headers=AUTH).json()
+    job = ingest.post("/jobs", json={"kind": "build", "train": False}, headers=AUTH).json()
     assert job["kind"] == "build" and job["status"] in ("queued", "running", "succeeded")
     done = ingest.app.state.jobs.wait(job["id"], timeout=60)
     assert done.status == "succeeded", done.error
@@ -53,13 +53,13 @@ def test_ingest_build_job_embeds_through_the_embedder_service(admin_settings, em
     assert encoder.calls == 15  # every soup went to the embedder service once
     assert EdgeBuilds(admin_settings.home).current_id() == status["result"]["build_id"]
     # inputs unchanged: the next job is a no-op
-    again = ingest.app.state.jobs.wait(ingest.post("/jobs", json={"kind": "build"}, headers=AUTH).json()["id"])
+    again = ingest.app.state.jobs.wait(ingest.post("/jobs", json={"kind": "build", "train": False}, headers=AUTH).json()["id"])
     assert again.result["skipped"] is True and encoder.calls == 15
 
 
 def test_ingest_job_with_the_embedder_down_fails_cleanly_and_keeps_serving(admin_settings, built, down_embedder):
     ingest = TestClient(create_ingest(admin_settings, encoder=down_embedder))
-    job = ingest.post("/jobs", json={"kind": "build", "force": True}, headers=AUTH).json()
+    job = ingest.post("/jobs", json={"kind": "build", "force": True, "train": False}, headers=AUTH).json()
     done = ingest.app.state.jobs.wait(job["id"])
     assert done.status == "failed" and "embedder service unreachable" in done.error
     assert EdgeBuilds(admin_settings.home).current_id() == built.build_id

@@ -1,0 +1,118 @@
+"""Both Qdrant backends against an exact numpy reference, and against each other (one contract)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+
+from hfmrs.store.base import TEXT, TOKENS, Filters, PointData, SparseVector, VectorSpec
+from hfmrs.store.edge import EdgeStore
+from hfmrs.store.server import ServerStore
+
+N, DIM = 300, 16
+TASKS = ["text-generation", "fill-mask", "image-classification"]
+
+
+def dataset(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(N, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    points = []
+    for i in range(N):
+        tokens = sorted({int(t) for t in rng.integers(0, 40, size=6)})
+        payload = {
+            "id": f"org/model-{i:03d}",
+            "pipeline_tag": TASKS[i % 3],
+            "library": "transformers" if i % 2 else "diffusers",
+            "license": "mit" if i % 5 else "apache-2.0",
+            "author": "org",
+            "downloads": int(rng.integers(0, 1_000_000)),
+            "tokens": [str(t) for t in tokens],
+        }
+        points.append(
+            PointData(
+                payload["id"], payload, {TEXT: vectors[i].tolist(), TOKENS: SparseVector(tokens, [1.0] * len(tokens))}
+            )
+        )
+    return vectors, points
+
+
+def exact_top_k(vectors, points, query: int, k: int, filters: Filters) -> list[str]:
+    scores = vectors @ vectors[query]
+    order = np.argsort(-scores, kind="stable")
+    return [points[i].id for i in order if filters.matches(points[i].payload)][:k]
+
+
+@pytest.fixture(params=["edge", "server"])
+def store(request, tmp_path):
+    specs, sparse = [VectorSpec(TEXT, DIM)], [TOKENS]
+    if request.param == "edge":
+        backend = EdgeStore.create(tmp_path / "shard", specs, sparse)
+    else:
+        backend = ServerStore.create(QdrantClient(":memory:"), "models", specs, sparse)
+    vectors, points = dataset()
+    backend.upsert(points)
+    backend.optimize()
+    yield backend, vectors, points
+    backend.close()
+
+
+FILTERS = [
+    Filters(),
+    Filters(pipeline_tag="fill-mask"),
+    Filters(library="diffusers", license="mit"),
+    Filters(min_downloads=500_000),
+    Filters(pipeline_tag="image-classification", min_downloads=100_000, exclude=("org/model-002",)),
+]
+
+
+@pytest.mark.parametrize("flt", FILTERS, ids=repr)
+def test_dense_neighbours_equal_exact_numpy_search(store, flt):
+    backend, vectors, points = store
+    for query in (0, 7, 151, 299):
+        flt_q = flt.with_exclude(points[query].id)
+        got = [h.model_id for h in backend.search(TEXT, vectors[query].tolist(), 10, flt_q)]
+        assert got == exact_top_k(vectors, points, query, 10, flt_q)
+
+
+def test_sparse_dot_counts_shared_tokens(store):
+    backend, _, points = store
+    query = points[5].vectors[TOKENS]
+    hits = backend.search(TOKENS, query, 20)
+    mine = set(points[5].payload["tokens"])
+    for hit in hits:
+        assert hit.score == pytest.approx(len(mine & set(hit.payload["tokens"])))
+
+
+def test_retrieve_scroll_count_payload(store):
+    backend, vectors, points = store
+    got = backend.retrieve(["org/model-010", "nope/nope", "org/model-003"], with_vectors=[TEXT])
+    assert [p.id for p in got] == ["org/model-010", "org/model-003"]
+    assert np.allclose(got[0].vectors[TEXT], vectors[10], atol=1e-6)
+    assert sorted(p.id for p in backend.scroll(fields=["downloads"], batch=64)) == sorted(p.id for p in points)
+    assert backend.count() == N
+    assert backend.count(Filters(pipeline_tag="fill-mask")) == N // 3
+    backend.set_payload(["org/model-001"], {"cluster": 7})
+    assert backend.count(Filters(cluster=7)) == 1
+    backend.set_vectors({"org/model-001": {TEXT: vectors[0].tolist()}})
+    assert backend.search(TEXT, vectors[0].tolist(), 2)[1].model_id in {"org/model-000", "org/model-001"}
+
+
+def test_both_backends_agree(tmp_path):
+    specs, sparse = [VectorSpec(TEXT, DIM)], [TOKENS]
+    edge = EdgeStore.create(tmp_path / "shard", specs, sparse)
+    server = ServerStore.create(QdrantClient(":memory:"), "models", specs, sparse)
+    vectors, points = dataset(seed=3)
+    for backend in (edge, server):
+        backend.upsert(points)
+        backend.optimize()
+    try:
+        for query in range(0, N, 37):
+            for flt in FILTERS:
+                a = edge.search(TEXT, vectors[query].tolist(), 8, flt)
+                b = server.search(TEXT, vectors[query].tolist(), 8, flt)
+                assert [h.model_id for h in a] == [h.model_id for h in b]
+                assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-5)
+    finally:
+        edge.close()
