@@ -1,0 +1,266 @@
+// Content script for https://huggingface.co/*: on model pages, a "Similar Models" panel in the sidebar.
+// The page is a client-side app (it re-renders and navigates with history.pushState), so instead of
+// acting once, sync() is re-run on DOM changes and URL changes and converges to "exactly one panel, for
+// the model in the URL, in the right place".  All DOM is built with createElement/textContent.
+"use strict";
+
+(() => {
+  if (globalThis.__hfmrsContentLoaded) return; // injected twice (e.g. extension reloaded): one instance only
+  globalThis.__hfmrsContentLoaded = true;
+
+  const { modelIdFromPath, encodeModelPath } = globalThis.HFMRS;
+  const PANEL_ATTR = "data-hfmrs-panel";
+  const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+
+  let generation = 0; // bumped when the settings change: cached answers and rendered panels are stale
+  const cache = new Map(); // `${generation}|${id}` -> Promise of the service worker's answer
+  let alive = true;
+  let ownPanel = null;
+
+  // ---- where we are ----------------------------------------------------------------------------
+
+  /** Hub repo pages carry tab links to their own files and discussions; user and org pages do not. */
+  function looksLikeRepoPage(id) {
+    const prefixes = [`/${id}/tree/`, `/${id}/blob/`, `/${id}/discussions`, `/${id}/commits/`].map((p) =>
+      p.toLowerCase(),
+    );
+    for (const a of document.querySelectorAll("a[href]")) {
+      let path;
+      try {
+        path = decodeURIComponent(new URL(a.getAttribute("href"), location.origin).pathname).toLowerCase();
+      } catch {
+        continue;
+      }
+      if (prefixes.some((p) => path.startsWith(p))) return true;
+    }
+    return false;
+  }
+
+  /** The model id of the current page, or null when this is not a model page. */
+  let confirmed = ""; // the last path whose page proved to be a repo page (the check scans every link)
+  function currentModelId() {
+    const id = modelIdFromPath(location.pathname);
+    if (!id) return null;
+    if (confirmed !== location.pathname) {
+      if (!looksLikeRepoPage(id)) return null; // not (yet) rendered as a repo page: checked again on change
+      confirmed = location.pathname;
+    }
+    return id;
+  }
+
+  // ---- where the panel goes ----------------------------------------------------------------------
+
+  const COLUMN_TAGS = new Set(["SECTION", "ASIDE"]);
+
+  function findModelCard(root) {
+    return (
+      root.querySelector(".model-card-content") ??
+      root.querySelector("[class*='model-card']:not([" + PANEL_ATTR + "])") ??
+      root.querySelector(".prose")
+    );
+  }
+
+  /**
+   * The sidebar is found by structure, not by class names: the model card sits in a column, and the
+   * sidebar is a <section>/<aside> sibling of that column.  Without one, the panel goes after the card.
+   */
+  function findPlacement() {
+    const main = document.querySelector("main") ?? document.body;
+    if (!main) return null;
+    const card = findModelCard(main);
+    if (card) {
+      for (let column = card; column.parentElement && column !== main; column = column.parentElement) {
+        const siblings = [...column.parentElement.children].filter(
+          (el) => el !== column && COLUMN_TAGS.has(el.tagName) && !el.hidden && !el.hasAttribute(PANEL_ATTR),
+        );
+        if (siblings.length) return { mode: "sidebar", target: siblings[siblings.length - 1] };
+      }
+    }
+    // an <aside> of the page itself (not one inside the card's markdown, not one around the card)
+    const aside = [...main.querySelectorAll("aside")].find((el) => !card || !(el.contains(card) || card.contains(el)));
+    if (aside) return { mode: "sidebar", target: aside };
+    return card ? { mode: "after-card", target: card } : null;
+  }
+
+  function isInPlace(panel, placement) {
+    return placement.mode === "sidebar"
+      ? panel.parentElement === placement.target
+      : panel.previousElementSibling === placement.target;
+  }
+
+  function insert(panel, placement) {
+    if (placement.mode === "sidebar") placement.target.append(panel);
+    else placement.target.after(panel);
+  }
+
+  // ---- building the panel ------------------------------------------------------------------------
+
+  /** createElement with a class and optional text: never HTML. */
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function optionsLink(label) {
+    const link = el("a", "hfmrs-options-link", label);
+    link.href = "#";
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      chrome.runtime.sendMessage({ type: "openOptions" }).catch(() => {});
+    });
+    return link;
+  }
+
+  function newPanel() {
+    const panel = el("section", "hfmrs-panel");
+    panel.setAttribute(PANEL_ATTR, "");
+    panel.setAttribute("aria-label", "Similar Models");
+    const title = el("h2", "hfmrs-title", "Similar Models");
+    title.append(el("span", "hfmrs-count"));
+    panel.append(title, el("div", "hfmrs-body"));
+    return panel;
+  }
+
+  function showLoading(panel, id) {
+    setState(panel, id, "loading");
+    panel.querySelector(".hfmrs-count").textContent = "";
+    const body = el("div", "hfmrs-body");
+    body.append(el("p", "hfmrs-note", "Loading similar models…"));
+    panel.querySelector(".hfmrs-body").replaceWith(body);
+  }
+
+  function setState(panel, id, state) {
+    panel.dataset.model = id;
+    panel.dataset.generation = String(generation);
+    panel.dataset.state = state;
+    panel.setAttribute("aria-busy", String(state === "loading"));
+  }
+
+  function resultRow(result) {
+    const row = el("li", "hfmrs-row");
+    const link = el("a", "hfmrs-id", result.id);
+    // a path on this site, each segment encoded: an id can never become markup or another URL
+    link.href = new URL(`/${encodeModelPath(result.id)}`, location.origin).href;
+    if (result.why.length) link.title = `Shared: ${result.why.join(", ")}`;
+    const meta = el("div", "hfmrs-meta");
+    if (result.score !== null) meta.append(el("span", "hfmrs-score", `score ${result.score.toFixed(2)}`));
+    if (result.downloads !== null) {
+      const downloads = el("span", "hfmrs-downloads", `↓ ${compact.format(result.downloads)}`);
+      downloads.title = `${result.downloads.toLocaleString("en")} downloads`;
+      meta.append(downloads);
+    }
+    row.append(link, meta);
+    return row;
+  }
+
+  function render(panel, id, answer) {
+    const body = el("div", "hfmrs-body");
+    const count = panel.querySelector(".hfmrs-count");
+    count.textContent = "";
+    if (answer.ok && answer.results.length) {
+      setState(panel, id, "ready");
+      count.textContent = String(answer.results.length);
+      const list = el("ol", "hfmrs-list");
+      list.append(...answer.results.map(resultRow));
+      const footer = el("p", "hfmrs-footer", `HFMRS${answer.method ? ` · ${answer.method}` : ""} · `);
+      footer.append(optionsLink("options"));
+      body.append(list, footer);
+    } else if (answer.ok || answer.kind === "not_found") {
+      setState(panel, id, "empty");
+      body.append(
+        el("p", "hfmrs-note", answer.ok ? "No similar models found." : "This model is not in the HFMRS catalog yet."),
+      );
+    } else {
+      setState(panel, id, "error");
+      const note = el("p", "hfmrs-note hfmrs-error", `${answer.message ?? "Similar models are unavailable."} `);
+      note.append(optionsLink(answer.kind === "permission" ? "Grant access in the options" : "Check the options"));
+      body.append(note);
+    }
+    panel.querySelector(".hfmrs-body").replaceWith(body);
+  }
+
+  // ---- keeping the page in sync ------------------------------------------------------------------
+
+  /** The service worker's answer for a model, cached per settings generation (failures are retried). */
+  function ask(id) {
+    const key = `${generation}|${id}`;
+    if (!cache.has(key)) {
+      if (cache.size > 50) cache.clear();
+      const answer = chrome.runtime
+        .sendMessage({ type: "similar", id })
+        .catch((error) => {
+          if (!chrome.runtime?.id) stop(); // the extension was reloaded or removed: this script is orphaned
+          return { ok: false, kind: "error", message: `Similar models are unavailable (${error?.message ?? error}).` };
+        })
+        .then((a) => a ?? { ok: false, kind: "error", message: "Similar models are unavailable." });
+      answer.then((a) => a.ok || a.kind === "not_found" || cache.delete(key));
+      cache.set(key, answer);
+    }
+    return cache.get(key);
+  }
+
+  async function fill(panel, id) {
+    const wanted = String(generation);
+    const answer = await ask(id);
+    // a newer model or settings generation may have taken this panel over meanwhile
+    if (alive && panel.dataset.model === id && panel.dataset.generation === wanted) render(panel, id, answer);
+  }
+
+  function sync() {
+    if (!alive) return;
+    const panels = [...document.querySelectorAll(`[${PANEL_ATTR}]`)];
+    const id = currentModelId();
+    const placement = id && findPlacement();
+    if (!placement) {
+      panels.forEach((p) => p.remove());
+      return;
+    }
+    ownPanel ??= newPanel(); // one element for the script's lifetime, re-inserted when the page drops it
+    const panel = ownPanel;
+    panels.filter((p) => p !== panel).forEach((p) => p.remove()); // never more than one
+    if (panel.dataset.model !== id || panel.dataset.generation !== String(generation)) {
+      showLoading(panel, id); // a new model, or new settings: same element, new content
+      fill(panel, id);
+    }
+    if (!isInPlace(panel, placement)) insert(panel, placement);
+  }
+
+  // Coalesce bursts of DOM mutations (the page re-renders a lot) into one sync per frame or so.
+  let scheduled = 0;
+  function schedule() {
+    if (!scheduled && alive) scheduled = setTimeout(() => ((scheduled = 0), sync()), 50);
+  }
+
+  const observer = new MutationObserver(schedule);
+  observer.observe(document.documentElement, { childList: true, subtree: true });
+  addEventListener("popstate", schedule);
+  globalThis.navigation?.addEventListener?.("navigatesuccess", schedule);
+  // pushState from the page's own scripts fires no event in this isolated world: watch the URL too.
+  let lastHref = location.href;
+  const urlWatch = setInterval(() => {
+    if (location.href !== lastHref) {
+      lastHref = location.href;
+      schedule();
+    }
+  }, 500);
+
+  // Options changed: every open panel re-renders, without a reload.
+  function onSettingsChanged(_changes, area) {
+    if (area !== "sync") return;
+    generation += 1;
+    cache.clear();
+    schedule();
+  }
+  chrome.storage.onChanged.addListener(onSettingsChanged);
+
+  function stop() {
+    alive = false;
+    observer.disconnect();
+    clearInterval(urlWatch);
+    clearTimeout(scheduled);
+  }
+
+  sync();
+})();

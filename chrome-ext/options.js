@@ -1,0 +1,113 @@
+// Options page: API base URL, method, number of models, order; kept in chrome.storage.sync.
+// Open "Similar Models" panels listen to storage changes and re-render on their own.
+"use strict";
+
+const { DEFAULTS, K_MIN, K_MAX, SORTS, normalizeApiBase, originPattern, loadSettings } = globalThis.HFMRS;
+
+const form = document.getElementById("options");
+const fields = {
+  apiBase: document.getElementById("apiBase"),
+  method: document.getElementById("method"),
+  k: document.getElementById("k"),
+  sort: document.getElementById("sort"),
+};
+const methodHint = document.getElementById("methodHint");
+const statusLine = document.getElementById("status");
+
+function option(value, label, description = "") {
+  const node = document.createElement("option");
+  node.value = value;
+  node.textContent = label;
+  if (description) node.title = description;
+  return node;
+}
+
+function say(message, kind = "") {
+  statusLine.textContent = message;
+  statusLine.dataset.kind = kind;
+}
+
+for (const [value, label] of Object.entries(SORTS)) fields.sort.append(option(value, label));
+
+/** Fill the method list from the API at `apiBase` (the service worker falls back to cosine/jaccard). */
+let methodsRequest = 0;
+async function loadMethods(apiBase, selected) {
+  const request = ++methodsRequest;
+  const answer = await chrome.runtime.sendMessage({ type: "methods", apiBase });
+  if (request !== methodsRequest) return; // a newer URL was typed meanwhile
+  const methods = answer?.methods ?? [];
+  const fallbackDefault = methods.find((m) => m.default)?.name;
+  const nodes = [option("", fallbackDefault ? `Server default (${fallbackDefault})` : "Server default")];
+  for (const m of methods) nodes.push(option(m.name, m.name, m.description));
+  if (selected && !methods.some((m) => m.name === selected)) nodes.push(option(selected, `${selected} (saved)`));
+  fields.method.replaceChildren(...nodes);
+  fields.method.value = selected ?? "";
+  methodHint.textContent = answer?.ok
+    ? "Methods offered by this API."
+    : "The API could not be reached: showing the usual methods.";
+}
+
+function show(settings) {
+  fields.apiBase.value = settings.apiBase;
+  fields.k.value = String(settings.k);
+  fields.sort.value = settings.sort;
+  return loadMethods(settings.apiBase, settings.method);
+}
+
+/** Drop optional host permissions for API origins that are no longer configured. */
+async function pruneOrigins(keep) {
+  const manifest = chrome.runtime.getManifest();
+  const required = new Set([...(manifest.host_permissions ?? []), ...manifest.content_scripts.flatMap((c) => c.matches)]);
+  const { origins = [] } = await chrome.permissions.getAll();
+  const stale = origins.filter((o) => o !== keep && !required.has(o));
+  if (stale.length) await chrome.permissions.remove({ origins: stale }).catch(() => {});
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const apiBase = normalizeApiBase(fields.apiBase.value);
+  if (!apiBase) {
+    say("Enter an http:// or https:// URL.", "error");
+    fields.apiBase.focus();
+    return;
+  }
+  const k = Number(fields.k.value);
+  if (!Number.isInteger(k) || k < K_MIN || k > K_MAX) {
+    say(`The number of models must be ${K_MIN} to ${K_MAX}.`, "error");
+    fields.k.focus();
+    return;
+  }
+  // Ask before any await: the browser only shows the permission prompt during the click's user gesture.
+  // An origin already granted (the manifest's localhost:8000) resolves at once, without a prompt.
+  const pattern = originPattern(apiBase);
+  let granted = false;
+  try {
+    granted = await chrome.permissions.request({ origins: [pattern] });
+  } catch (error) {
+    say(`Cannot ask for access to ${apiBase}: ${error.message}`, "error");
+    return;
+  }
+  if (!granted) {
+    say(`Not saved: the extension needs permission to reach ${apiBase}.`, "error");
+    return;
+  }
+  const settings = { apiBase, method: fields.method.value, k, sort: fields.sort.value };
+  await chrome.storage.sync.set(settings);
+  await pruneOrigins(pattern);
+  fields.apiBase.value = apiBase;
+  say("Saved.", "ok");
+});
+
+form.addEventListener("input", () => say(""));
+
+fields.apiBase.addEventListener("change", () => {
+  const apiBase = normalizeApiBase(fields.apiBase.value);
+  if (apiBase) loadMethods(apiBase, fields.method.value);
+});
+
+document.getElementById("reset").addEventListener("click", () => {
+  show({ ...DEFAULTS });
+  say("Defaults filled in: Save to keep them.");
+});
+
+loadSettings().then(show).then(() => document.body.setAttribute("data-ready", ""));

@@ -1,0 +1,245 @@
+"""End to end in headless Chromium: the unpacked extension on fixture Hub pages, against a live API."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.extension.conftest import ARTIFACTS, HOSTILE_ID, HUB
+
+pytestmark = pytest.mark.browser
+
+PANEL = "[data-hfmrs-panel]"
+
+
+def api_ids(recommender: str, model_id: str, k: int = 10) -> list[str]:
+    answer = httpx.get(f"{recommender}/v1/models/{model_id}/similar", params={"k": k, "sort": "score"}, timeout=10)
+    answer.raise_for_status()
+    return [r["id"] for r in answer.json()["results"]]
+
+
+def ready_panel(page, model_id: str):
+    panel = page.locator(PANEL)
+    expect(panel).to_have_attribute("data-model", model_id)
+    expect(panel).to_have_attribute("data-state", "ready")
+    expect(page.locator(PANEL)).to_have_count(1)
+    return panel
+
+
+def panel_ids(page) -> list[str]:
+    return page.locator(f"{PANEL} .hfmrs-id").all_text_contents()
+
+
+def test_panel_lists_similar_models_for_a_known_id(browser, page, recommender):
+    browser.configure(recommender, k=10)
+    page.goto(f"{HUB}/openai-community/gpt2")
+    panel = ready_panel(page, "openai-community/gpt2")
+
+    expected = api_ids(recommender, "openai-community/gpt2")
+    assert len(expected) == 10
+    assert panel_ids(page) == expected
+    assert set(expected[:5]) == {
+        "distilbert/distilgpt2",
+        "openai-community/gpt2-large",
+        "gpt2-medium",
+        "acme/gpt2-finetuned",
+        "acme/gpt2-gguf",
+    }
+    # in the sidebar (found by structure), linked to the models' pages, with score and downloads
+    assert panel.evaluate("p => p.parentElement.dataset.fixture") == "sidebar"
+    first = panel.locator(".hfmrs-row").first
+    expect(first.locator("a")).to_have_attribute("href", f"{HUB}/distilbert/distilgpt2")
+    expect(first.locator(".hfmrs-score")).to_have_text("score 1.00")
+    expect(first.locator(".hfmrs-downloads")).to_have_text("↓ 3.4M")
+    expect(panel.locator(".hfmrs-title")).to_contain_text("Similar Models")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "extension-panel.png", full_page=True)
+    panel.screenshot(path=ARTIFACTS / "extension-panel-closeup.png")
+
+
+def test_legacy_ids_and_repo_subpages(page, browser, recommender):
+    browser.configure(recommender, k=5)
+    page.goto(f"{HUB}/gpt2")
+    ready_panel(page, "gpt2")
+    assert panel_ids(page) == api_ids(recommender, "gpt2", k=5)
+
+    page.goto(f"{HUB}/bert-base-uncased/discussions")
+    ready_panel(page, "bert-base-uncased")
+    assert panel_ids(page) == api_ids(recommender, "bert-base-uncased", k=5)
+
+    page.goto(f"{HUB}/vision/vit-base/tree/main")
+    ready_panel(page, "vision/vit-base")
+    assert panel_ids(page)[0] == "vision/vit-large"
+
+
+def test_non_model_pages_get_no_panel(page, browser, recommender):
+    browser.configure(recommender)
+    page.goto(f"{HUB}/openai-community/gpt2")
+    ready_panel(page, "openai-community/gpt2")  # the extension is active on this site
+    for path in ("/datasets/acme/data", "/spaces/acme/demo", "/acme", "/docs/hub", "/models", "/settings/profile"):
+        page.goto(f"{HUB}{path}")
+        page.wait_for_timeout(600)  # more than the content script needs to act
+        assert page.locator(PANEL).count() == 0, path
+
+
+def test_page_rerenders_leave_exactly_one_panel(page, browser, recommender):
+    browser.configure(recommender, k=5)
+    page.goto(f"{HUB}/openai-community/gpt2")
+    ready_panel(page, "openai-community/gpt2")
+    # the Hub's hydration may drop foreign nodes from the sidebar: the panel comes back
+    page.evaluate("document.querySelector('[data-hfmrs-panel]').remove()")
+    ready_panel(page, "openai-community/gpt2")
+    # a stray second copy (say, a script injected twice) is removed
+    page.evaluate("""() => {
+        const panel = document.querySelector('[data-hfmrs-panel]');
+        panel.parentElement.prepend(panel.cloneNode(true));
+    }""")
+    page.wait_for_timeout(300)
+    expect(page.locator(PANEL)).to_have_count(1)
+    expect(page.locator(f"{PANEL} .hfmrs-row")).to_have_count(5)
+
+
+def test_unknown_model_shows_a_quiet_empty_state(page, browser, recommender):
+    browser.configure(recommender)
+    page.goto(f"{HUB}/acme/not-in-the-catalog")
+    panel = page.locator(PANEL)
+    expect(panel).to_have_attribute("data-state", "empty")
+    expect(panel).to_contain_text("not in the HFMRS catalog")
+
+
+def test_panel_falls_back_to_after_the_model_card(page, browser, recommender):
+    browser.configure(recommender)
+    page.goto(f"{HUB}/acme/wav2vec2-speech")  # served without a sidebar
+    panel = ready_panel(page, "acme/wav2vec2-speech")
+    assert panel.evaluate("p => p.previousElementSibling.classList.contains('model-card-content')")
+
+
+def test_hostile_model_id_renders_as_text(page, browser, fake_api):
+    browser.configure(fake_api)
+    page.goto(f"{HUB}/openai-community/gpt2")
+    panel = ready_panel(page, "openai-community/gpt2")
+    link = panel.locator(".hfmrs-id").first
+    expect(link).to_have_text(HOSTILE_ID)
+    expect(link).to_have_attribute("href", f"{HUB}/{quote(HOSTILE_ID, safe='')}")
+    assert panel.locator("img").count() == 0
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_api_down_shows_an_error_linking_to_the_options(page, browser, down_api):
+    browser.configure(down_api)
+    page.goto(f"{HUB}/openai-community/gpt2")
+    panel = page.locator(PANEL)
+    expect(panel).to_have_attribute("data-state", "error")
+    expect(panel).to_contain_text(f"Cannot reach the HFMRS API at {down_api}")
+    with browser.context.expect_page() as opened:
+        panel.get_by_text("Check the options").click()
+    options = opened.value
+    options.wait_for_load_state()
+    assert options.url == browser.options_url
+    options.close()
+
+
+def test_changing_the_count_in_the_options_rerenders_open_panels(page, browser, recommender):
+    browser.configure(recommender, k=10)
+    page.goto(f"{HUB}/openai-community/gpt2")
+    ready_panel(page, "openai-community/gpt2")
+    expect(page.locator(f"{PANEL} .hfmrs-row")).to_have_count(10)
+    page.evaluate("window.__sameDocument = true")
+
+    browser.configure(recommender, k=5)  # in another tab
+    expect(page.locator(f"{PANEL} .hfmrs-row")).to_have_count(5)
+    assert panel_ids(page) == api_ids(recommender, "openai-community/gpt2", k=5)
+    assert page.evaluate("window.__sameDocument") is True  # no reload
+
+
+def test_client_side_navigation_updates_the_panel(page, browser, recommender):
+    browser.configure(recommender, k=5)
+    page.goto(f"{HUB}/openai-community/gpt2")
+    ready_panel(page, "openai-community/gpt2")
+    page.evaluate("window.__sameDocument = true")
+
+    page.click("a[data-spa][href='/vision/vit-base']")  # history.pushState + a new <main>, like the Hub
+    expect(page).to_have_url(f"{HUB}/vision/vit-base")
+    ready_panel(page, "vision/vit-base")
+    assert panel_ids(page)[0] == "vision/vit-large"
+
+    page.click("a[data-spa][href='/datasets/acme/data']")
+    expect(page).to_have_url(f"{HUB}/datasets/acme/data")
+    expect(page.locator(PANEL)).to_have_count(0)
+
+    page.go_back()  # popstate
+    page.go_back()
+    expect(page).to_have_url(f"{HUB}/openai-community/gpt2")
+    ready_panel(page, "openai-community/gpt2")
+    assert page.evaluate("window.__sameDocument") is True  # all of it without a page load
+
+
+def test_options_page_offers_the_apis_methods_and_validates(browser, recommender, down_api):
+    page = browser.context.new_page()
+    try:
+        page.goto(browser.options_url)
+        page.wait_for_selector("body[data-ready]")
+        page.fill("#apiBase", recommender)
+        page.press("#apiBase", "Tab")  # "change": the method list is reloaded from this API
+        expect(page.locator("#methodHint")).to_have_text("Methods offered by this API.")
+        values = page.locator("#method option").evaluate_all("options => options.map(o => o.value)")
+        assert values == ["", "cosine", "jaccard", "bm25"]
+        expect(page.locator("#method option").first).to_have_text("Server default (cosine)")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "extension-options.png")
+
+        page.fill("#apiBase", down_api)
+        page.press("#apiBase", "Tab")
+        expect(page.locator("#methodHint")).to_contain_text("could not be reached")
+        values = page.locator("#method option").evaluate_all("options => options.map(o => o.value)")
+        assert values == ["", "cosine", "jaccard"]
+
+        page.fill("#apiBase", "javascript:alert(1)")
+        page.click("#save")
+        expect(page.locator("#status")).to_have_text("Enter an http:// or https:// URL.")
+        page.fill("#apiBase", recommender)
+        page.fill("#k", "31")
+        page.click("#save")
+        expect(page.locator("#status")).to_have_text("The number of models must be 5 to 30.")
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "model_id"),
+    [
+        ("/openai-community/gpt2", "openai-community/gpt2"),
+        ("/openai-community/gpt2/tree/main/onnx", "openai-community/gpt2"),
+        ("/openai-community/gpt2/discussions/12", "openai-community/gpt2"),
+        ("/gpt2", "gpt2"),
+        ("/gpt2/blob/main/config.json", "gpt2"),
+        ("/gpt2/discussions", "gpt2"),
+        ("/acme/model.v1_final-2", "acme/model.v1_final-2"),
+        ("/datasets/acme/data", None),
+        ("/spaces/acme/demo", None),
+        ("/docs/transformers/index", None),
+        ("/settings/tokens", None),
+        ("/blog/welcome", None),
+        ("/papers/2401.00001", None),
+        ("/models", None),
+        ("/organizations/acme/settings", None),
+        ("/", None),
+        ("/%E0%A4%A", None),
+        ("/acme/..", None),
+    ],
+)
+def test_model_id_from_path(browser, path, model_id, _options_page):
+    assert _options_page.evaluate("path => HFMRS.modelIdFromPath(path)", path) == model_id
+
+
+@pytest.fixture(scope="module")
+def _options_page(browser):
+    page = browser.context.new_page()
+    page.goto(browser.options_url)
+    yield page
+    page.close()
