@@ -63,8 +63,7 @@ class SentenceTransformerEncoder:
             self.model.half()  # fp16 on GPU: same neighbours, several times the throughput
         self.batch_size = batch_size
         self.dim = int(self.model.get_embedding_dimension())
-        slug = re.sub(r"[^A-Za-z0-9.]+", "-", model if model == BUNDLED_MINILM else path.name)
-        self.name = f"{slug}@{max_seq_length}"
+        self.name = encoder_name(model, max_seq_length)
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
@@ -105,8 +104,45 @@ class KeywordEncoder:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
+def encoder_name(model: str, max_seq_length: int) -> str:
+    """The name a :class:`SentenceTransformerEncoder` will carry, known without loading the model."""
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", model if model == BUNDLED_MINILM else Path(model).name)
+    return f"{slug}@{max_seq_length}"
+
+
 def load_encoder(name: str, device: str = "auto", batch_size: int = 128, max_seq_length: int = 128) -> Encoder:
     return SentenceTransformerEncoder(name, device=device, batch_size=batch_size, max_seq_length=max_seq_length)
+
+
+class LazyEncoder:
+    """A sentence-transformers encoder loaded on first use.
+
+    A build whose soups are all in the vector cache never pays for importing torch and loading the
+    model (most of a cold start otherwise); its name is known up front for cache keys.
+    """
+
+    def __init__(self, model: str, device: str = "auto", batch_size: int = 128, max_seq_length: int = 128):
+        self._args = (model, device, batch_size, max_seq_length)
+        self.name = encoder_name(model, max_seq_length)
+        self._encoder: Encoder | None = None
+
+    def _load(self) -> Encoder:
+        if self._encoder is None:
+            log.info("loading encoder %s", self.name)
+            model, device, batch_size, max_seq_length = self._args
+            self._encoder = load_encoder(model, device=device, batch_size=batch_size, max_seq_length=max_seq_length)
+        return self._encoder
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoder is not None
+
+    @property
+    def dim(self) -> int:
+        return self._load().dim
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        return self._load().encode(texts, show_progress=show_progress)
 
 
 class VectorCache:

@@ -169,15 +169,14 @@ def build(
     timer = StageTimer()
     builds = builds or open_builds(settings)
     if encoder is None:
-        from hfmrs.embedding import load_encoder
+        from hfmrs.embedding import LazyEncoder
 
-        with timer.stage("load encoder"):
-            encoder = load_encoder(
-                settings.encoder,
-                device=settings.encoder_device,
-                batch_size=settings.encoder_batch_size,
-                max_seq_length=settings.encoder_max_seq_length,
-            )
+        encoder = LazyEncoder(
+            settings.encoder,
+            device=settings.encoder_device,
+            batch_size=settings.encoder_batch_size,
+            max_seq_length=settings.encoder_max_seq_length,
+        )
     files = snapshot_files(settings.snapshot_dir, settings.live_snapshot_dir) if catalog is None else []
     extra = transform_key if catalog is None else f"catalog={_catalog_digest(catalog)};{transform_key}"
     wanted = input_hash(files, encoder.name, extra)
@@ -204,7 +203,9 @@ def build(
         if embedded:
             cache.save()
         log.info("embedded %d new soups, %d from cache", embedded, len(by_hash) - embedded)
-    store = builds.create(build_id, [VectorSpec(TEXT, encoder.dim), VectorSpec(GNN, GNN_DIM)], [TOKENS, BM25])
+    # The dimension comes from the vectors themselves: a fully cached build never loads the encoder.
+    dim = len(next(iter(vectors.values()))) if vectors else encoder.dim
+    store = builds.create(build_id, [VectorSpec(TEXT, dim), VectorSpec(GNN, GNN_DIM)], [TOKENS, BM25])
     try:
         with timer.stage("qdrant upsert"), Progress(disable=not show_progress, transient=True) as bar:
             task = bar.add_task("writing points", total=len(catalog))
@@ -228,7 +229,7 @@ def build(
         "models": len(catalog),
         "snapshots": catalog.snapshots,
         "encoder": encoder.name,
-        "dim": encoder.dim,
+        "dim": dim,
         "feature_version": FEATURE_VERSION,
         "embedded": embedded,
         "timings": timer.timings,

@@ -20,7 +20,7 @@ BM25 = "bm25"  # sparse: soup words with BM25 term weights (IDF applied by Qdran
 
 # Payload fields with an index: the ones filtered or sorted on.
 KEYWORD_FIELDS = ("id", "aliases", "pipeline_tag", "library", "license", "author", "base_model_ids")
-INTEGER_FIELDS = ("downloads", "likes", "cluster")
+INTEGER_FIELDS = ("downloads", "likes", "cluster", "token_count")
 FLOAT_FIELDS = ("download_velocity", "params_billions")
 DATETIME_FIELDS = ("last_modified",)
 
@@ -120,6 +120,14 @@ class ModelStore(Protocol):
 
     def search(self, using: str, vector: Vector, limit: int, filters: Filters | None = None) -> list[Hit]:
         """Nearest neighbours on one named vector, best first."""
+        ...
+
+    def jaccard_search(self, tokens: SparseVector, pool: int, limit: int, filters: Filters | None = None) -> list[Hit]:
+        """Exact Jaccard over a candidate pool, inside Qdrant.
+
+        The pool is the ``pool`` best points by shared tokens (dot product of binary `tokens` vectors);
+        a formula rescores each as |A∩B| / (|A| + |B| - |A∩B|) with |B| the `token_count` payload field.
+        """
         ...
 
     def scroll(

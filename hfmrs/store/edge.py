@@ -213,6 +213,28 @@ class EdgeStore:
             Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in self._shard.query(request)
         ]
 
+    def jaccard_search(self, tokens: SparseVector, pool: int, limit: int, filters: Filters | None = None) -> list[Hit]:
+        shared = qe.Expression.Variable("$score")
+        union = qe.Expression.Sum(
+            [
+                qe.Expression.Constant(float(len(tokens.indices))),
+                qe.Expression.Variable("token_count"),
+                qe.Expression.Neg(shared),
+            ]
+        )
+        flt = edge_filter(filters)
+        request = qe.QueryRequest(
+            limit=limit,
+            prefetches=[qe.Prefetch(limit=pool, query=qe.Query.Nearest(_vector(tokens), using="tokens"), filter=flt)],
+            query=qe.Formula(qe.Expression.Div(shared, union, by_zero_default=0.0)),
+            filter=flt,
+            with_payload=True,
+            with_vector=False,
+        )
+        return [
+            Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in self._shard.query(request)
+        ]
+
     def scroll(
         self, fields: Sequence[str] | None = None, with_vectors: Sequence[str] = (), batch: int = 1000
     ) -> Iterator[PointData]:

@@ -177,6 +177,21 @@ class ServerStore:
         )
         return [Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in response.points]
 
+    def jaccard_search(self, tokens: SparseVector, pool: int, limit: int, filters: Filters | None = None) -> list[Hit]:
+        union = qm.SumExpression(sum=[float(len(tokens.indices)), "token_count", qm.NegExpression(neg="$score")])
+        flt = server_filter(filters)
+        response = self.client.query_points(
+            self.collection,
+            prefetch=[qm.Prefetch(query=_vector(tokens), using="tokens", limit=pool, filter=flt)],
+            query=qm.FormulaQuery(
+                formula=qm.DivExpression(div=qm.DivParams(left="$score", right=union, by_zero_default=0.0))
+            ),
+            query_filter=flt,
+            limit=limit,
+            with_payload=True,
+        )
+        return [Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in response.points]
+
     def scroll(
         self, fields: Sequence[str] | None = None, with_vectors: Sequence[str] = (), batch: int = 1000
     ) -> Iterator[PointData]:
