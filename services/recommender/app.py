@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from enum import Enum, StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, FastAPI, Query
@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 
 from hfmrs.clients import EmbedderClient
 from hfmrs.engine import K_MAX, MAX_ID_LENGTH, MAX_QUERY_LENGTH, SORTS, Engine, Recommendation
+from hfmrs.hub.signals import params_limit_for_memory
+from hfmrs.projection import catalog_map, subsample
 from hfmrs.serving import LiveEngine
 from hfmrs.settings import Settings, get_settings
 from hfmrs.store.base import Filters
@@ -73,6 +75,28 @@ class MethodInfo(BaseModel):
     default: bool
 
 
+class ColorBy(StrEnum):
+    task = "task"
+    cluster = "cluster"
+
+
+class MapPoint(BaseModel):
+    id: str
+    x: float
+    y: float
+    pipeline_tag: str | None
+    cluster: int | None
+    downloads: int = 0
+
+
+class MapResponse(BaseModel):
+    build_id: str
+    method: str = Field("pca", description="How the 2-D coordinates were made (PCA of the `text` vectors).")
+    color_by: ColorBy
+    total: int = Field(description="Models on the full map, before subsampling to `limit`.")
+    points: list[MapPoint]
+
+
 class Health(BaseModel):
     status: str
     build_id: str
@@ -106,8 +130,11 @@ def _filters(
     author: str | None = None,
     min_downloads: int | None = None,
     cluster: int | None = None,
+    fits_in_gb: float | None = None,
+    dtype: str = "fp16",
 ) -> Filters:
     return Filters(
+        max_params_billions=None if fits_in_gb is None else params_limit_for_memory(fits_in_gb, dtype),  # type: ignore[arg-type]
         pipeline_tag=pipeline_tag,
         library=library,
         license=license,
@@ -125,7 +152,15 @@ MinDownloads = Annotated[
     int | None, Query(ge=0, le=10**12, description="Only models with at least this many downloads.")
 ]
 ClusterParam = Annotated[int | None, Query(ge=0, le=10**6, description="Only models in this k-means cluster.")]
+FitsIn = Annotated[
+    float | None,
+    Query(gt=0, le=100_000, description="Only models whose weights fit in this many GB (needs a parameter count)."),
+]
+Dtype = Annotated[
+    Literal["fp16", "int8"], Query(description="Precision for fits_in_gb: 2 bytes/parameter at fp16, 1 at int8.")
+]
 K = Annotated[int, Query(ge=1, le=K_MAX, description=f"Number of results (1-{K_MAX}).")]
+MAP_LIMIT = 20_000  # points per /v1/map answer: enough for a WebGL scatter, small enough for one response
 
 
 def _results(recs: list[Recommendation]) -> list[dict[str, Any]]:
@@ -177,9 +212,11 @@ def create_app(
         author: FilterAuthor = None,
         min_downloads: MinDownloads = None,
         cluster: ClusterParam = None,
+        fits_in_gb: FitsIn = None,
+        dtype: Dtype = "fp16",
     ) -> dict[str, Any]:
         model_id_checked(model_id)
-        filters = _filters(pipeline_tag, library, license, author, min_downloads, cluster)
+        filters = _filters(pipeline_tag, library, license, author, min_downloads, cluster, fits_in_gb, dtype)
         with live.acquire() as engine:
             result = engine.similar(model_id, k=k, method=method, sort=sort.value, filters=filters)
         return {"query": result.query, "method": result.method, "results": _results(result.results)}
@@ -210,10 +247,12 @@ def create_app(
         author: FilterAuthor = None,
         min_downloads: MinDownloads = None,
         cluster: ClusterParam = None,
+        fits_in_gb: FitsIn = None,
+        dtype: Dtype = "fp16",
     ) -> dict[str, Any]:
         if not q.strip():
             raise ApiError(422, "invalid_parameter", "q is blank")
-        filters = _filters(pipeline_tag, library, license, author, min_downloads, cluster)
+        filters = _filters(pipeline_tag, library, license, author, min_downloads, cluster, fits_in_gb, dtype)
         with live.acquire() as engine:
             check_encoder(engine, embedder)
             vector = embedder.embed([q])[0]
@@ -227,6 +266,27 @@ def create_app(
                 {"name": n, "description": r.description, "default": n == engine.default_method}
                 for n, r in engine.recommenders.items()
             ]
+
+    @v1.get("/map", response_model=MapResponse, summary="2-D map of the catalog (for the UI's explore tab)")
+    def catalog_map_route(
+        color_by: Annotated[ColorBy, Query(description="What the UI colours points by.")] = ColorBy.task,
+        limit: Annotated[int, Query(ge=1, le=MAP_LIMIT, description="Most points returned (a seeded sample).")] = 5000,
+        include: Annotated[
+            list[str] | None,
+            Query(max_length=K_MAX + 1, description="Model ids always on the map (a model and its neighbours)."),
+        ] = None,
+    ) -> dict[str, Any]:
+        with live.acquire() as engine:
+            keep = [engine.resolve(model_id_checked(i)) for i in include or []]
+            points = catalog_map(engine.store, engine.build_id, live.builds.artifact_dir(engine.build_id))
+            build_id = engine.build_id
+        return {
+            "build_id": build_id,
+            "method": "pca",
+            "color_by": color_by,
+            "total": len(points),
+            "points": subsample(points, limit, keep),
+        }
 
     app.include_router(v1)
 

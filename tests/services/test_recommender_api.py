@@ -191,3 +191,11 @@ def test_live_swap_serves_a_new_build_without_restart(api: TestClient, admin_set
         # the old engine still answers for the request that started on it
         assert in_flight.build_id == before
         assert in_flight.similar("gpt2", k=2).results
+
+
+def test_fits_in_memory_filter(api: TestClient):
+    # the small catalog has no parameter counts: nothing is known to fit, so nothing is returned
+    body = api.get("/v1/models/gpt2/similar", params={"fits_in_gb": 24, "dtype": "int8"}).json()
+    assert body["results"] == []
+    error(api.get("/v1/models/gpt2/similar", params={"fits_in_gb": 24, "dtype": "fp32"}), 422, "invalid_parameter")
+    error(api.get("/v1/models/gpt2/similar", params={"fits_in_gb": 0}), 422, "invalid_parameter")

@@ -1,0 +1,585 @@
+"""What the web UI does, as plain functions over a :class:`~hfmrs.clients.RecommenderClient`.
+
+Each handler calls the public API and turns its answer into table rows, plotly figures and a short
+Markdown message; nothing here ranks or filters (that is the API's job), and nothing imports Gradio,
+so tests drive these functions directly against a live recommender.  Every piece of text that comes
+from the catalog or the user is escaped before it reaches Markdown: model ids and `why` strings are
+untrusted.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import plotly.graph_objects as go
+
+from hfmrs.clients import ApiError, RecommenderClient, ServiceUnavailableError
+
+log = logging.getLogger(__name__)
+
+HUB = "https://huggingface.co"
+K_MIN, K_MAX = 1, 30  # the UI's range; the API allows more, but a longer list is not readable here
+MAP_POINTS = 5000
+SUGGESTIONS_SHOWN = 3
+MAX_LEGEND_GROUPS = 12  # map colours: the biggest groups get a colour each, the rest share "other"
+WEBGL_FROM = 3000  # points; below this the map draws as SVG, which also works where WebGL is off
+
+COLUMNS = ["#", "model", "score", "downloads", "likes", "task", "library", "updated", "why"]
+DATATYPES = ["number", "markdown", "number", "number", "str", "str", "str", "str", "str"]
+COLUMN_WIDTHS = ["4%", "20%", "6%", "9%", "5%", "12%", "10%", "8%", "26%"]  # sums to 100%: no side scroll
+COMPARE_COLUMNS = ["#", "model", "score", "downloads", "task", "in both"]
+COMPARE_DATATYPES = ["number", "markdown", "number", "number", "str", "str"]
+COMPARE_WIDTHS = ["8%", "38%", "12%", "15%", "17%", "10%"]
+
+# (label, API value): the sorts GET /v1/models/{id}/similar accepts.
+SORTS: list[tuple[str, str]] = [
+    ("score (best match first)", "score"),
+    ("downloads ↓", "downloads-desc"),
+    ("downloads ↑", "downloads-asc"),
+    ("likes ↓", "likes"),
+    ("recently updated", "recent"),
+    ("trending (download growth)", "trending"),
+]
+# Suggestions for the filter boxes (any other value can be typed): the Hub's most common ones.
+TASKS = [
+    "text-generation",
+    "text-classification",
+    "token-classification",
+    "fill-mask",
+    "question-answering",
+    "summarization",
+    "translation",
+    "text2text-generation",
+    "sentence-similarity",
+    "feature-extraction",
+    "automatic-speech-recognition",
+    "audio-classification",
+    "text-to-speech",
+    "image-classification",
+    "object-detection",
+    "image-segmentation",
+    "text-to-image",
+    "image-to-text",
+    "zero-shot-classification",
+    "reinforcement-learning",
+]
+LIBRARIES = [
+    "transformers",
+    "sentence-transformers",
+    "diffusers",
+    "timm",
+    "peft",
+    "gguf",
+    "adapter-transformers",
+    "spacy",
+    "flair",
+    "stable-baselines3",
+    "ml-agents",
+    "keras",
+    "onnx",
+    "fasttext",
+]
+LICENSES = ["apache-2.0", "mit", "openrail", "creativeml-openrail-m", "cc-by-4.0", "cc-by-nc-4.0", "llama2", "other"]
+
+EMPTY_PICK = "Pick a model above (type to search; old ids such as `gpt2` work too) or describe what you need."
+NO_RESULTS = "No models match these filters. Loosen a filter (task, library, license, minimum downloads) and try again."
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+T = TypeVar("T")
+
+
+# -- formatting ------------------------------------------------------------------------------------------
+def md_text(value: object) -> str:
+    """Untrusted text made safe for Markdown: Markdown punctuation backslash-escaped, then HTML-escaped
+    (in this order, so the entities HTML escaping makes are not broken by the Markdown pass)."""
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", str(value)).replace("\n", " "))
+
+
+def hub_url(model_id: str) -> str:
+    return f"{HUB}/{quote(model_id, safe='/')}"
+
+
+def model_link(model_id: str) -> str:
+    """A Markdown link to the model's Hub page (id escaped, URL percent-encoded)."""
+    return f"[{md_text(model_id)}]({hub_url(model_id)})"
+
+
+def api_path(model_id: str, suffix: str = "") -> str:
+    """``/v1/models/<id><suffix>`` with the id percent-encoded; '.' and '..' segments are encoded too, so
+    an id can never walk out of the route."""
+    parts = [quote(p, safe="") if p not in (".", "..") else p.replace(".", "%2E") for p in model_id.split("/")]
+    return f"/v1/models/{'/'.join(parts)}{suffix}"
+
+
+def base_url(client: RecommenderClient) -> str:
+    return str(client.client.base_url).rstrip("/")
+
+
+def friendly_error(error: Exception, client: RecommenderClient, model_id: str | None = None) -> str:
+    """The message a user sees for a failed API call (Markdown, escaped)."""
+    url = md_text(base_url(client))
+    if isinstance(error, ServiceUnavailableError):
+        if error.__cause__ is None:  # it answered, with a server error
+            return f"⚠️ The recommender API at {url} failed ({md_text(error)}). Try again in a moment."
+        return (
+            f"⚠️ The recommender API is unreachable at {url} ({type(error.__cause__).__name__}). "
+            "Is it running? `make run` starts everything; `hfmrs serve recommender` starts the API alone."
+        )
+    if isinstance(error, ApiError):
+        if error.code == "unknown_model":
+            shown = ", ".join(md_text(s) for s in error.suggestions[:SUGGESTIONS_SHOWN])
+            asked = md_text(model_id if model_id is not None else "")
+            return f"Unknown model '{asked}'. Did you mean: {shown}?" if shown else f"Unknown model '{asked}'."
+        if error.status == 503:
+            return f"⚠️ The recommender at {url} is not ready: {md_text(error.message)}"
+        return f"The recommender rejected the request: {md_text(error.message)}"
+    raise error
+
+
+def _guard(client: RecommenderClient, call: Callable[[], T], model_id: str | None = None) -> T | str:
+    """Runs one API call; an API or connection error comes back as the user's message instead."""
+    try:
+        return call()
+    except (ApiError, ServiceUnavailableError) as error:
+        log.info("API call failed: %s", error)
+        return friendly_error(error, client, model_id)
+
+
+def _clamp_k(k: float | int | None) -> int:
+    try:
+        return max(K_MIN, min(K_MAX, int(k if k is not None else 10)))
+    except (TypeError, ValueError):
+        return 10
+
+
+def filter_params(
+    task: str | None = None,
+    library: str | None = None,
+    license: str | None = None,
+    min_downloads: float | int | None = None,
+) -> dict[str, Any]:
+    """The API's filter query parameters; blanks mean "any"."""
+    params: dict[str, Any] = {
+        "pipeline_tag": (task or "").strip() or None,
+        "library": (library or "").strip() or None,
+        "license": (license or "").strip() or None,
+    }
+    if min_downloads:
+        params["min_downloads"] = max(0, int(min_downloads))
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _updated(value: str | None) -> str:
+    return (value or "")[:10]
+
+
+def result_rows(results: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            rank,
+            model_link(r["id"]),
+            round(float(r["score"]), 4),
+            int(r.get("downloads") or 0),
+            r["likes"] if r.get("likes") is not None else "",  # unknown in old snapshots: blank, not 0
+            r.get("pipeline_tag") or "",
+            r.get("library") or "",
+            _updated(r.get("last_modified")),
+            "; ".join(r.get("why") or []),
+        ]
+        for rank, r in enumerate(results, start=1)
+    ]
+
+
+def score_chart(results: Sequence[dict[str, Any]], title: str) -> go.Figure:
+    """Horizontal bars of the scores, best at the top; hovering a bar shows the model's `why`."""
+    ids = [r["id"] for r in results]
+    hover = ["<br>".join(html.escape(w) for w in r.get("why") or []) or "—" for r in results]
+    figure = go.Figure(
+        go.Bar(
+            x=[r["score"] for r in results],
+            y=[html.escape(i) for i in ids],
+            orientation="h",
+            marker_color="#ff9d00",
+            customdata=hover,
+            hovertemplate="<b>%{y}</b><br>score %{x:.4f}<br>%{customdata}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=html.escape(title),
+        height=120 + 26 * len(ids),
+        margin={"l": 10, "r": 10, "t": 50, "b": 30},
+        yaxis={"autorange": "reversed", "automargin": True},  # rank 1 on top, as in the table
+        xaxis={"title": "score"},
+        template="plotly_white",
+    )
+    return figure
+
+
+# -- results: by model and by description -----------------------------------------------------------------
+@dataclass
+class Results:
+    rows: list[list[Any]] = field(default_factory=list)
+    figure: go.Figure | None = None
+    message: str = ""
+    results: list[dict[str, Any]] = field(default_factory=list)  # the API's results, in order
+    query: str | None = None  # the canonical id of the query model
+
+    @property
+    def ids(self) -> list[str]:
+        return [r["id"] for r in self.results]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows)
+
+
+def suggest_models(client: RecommenderClient, prefix: str, limit: int = 20) -> list[str]:
+    """Type-ahead: ids starting with ``prefix`` (most downloaded first); empty on any failure, since a
+    picker that cannot suggest should still accept a typed id."""
+    prefix = (prefix or "").strip()
+    if not prefix:
+        return []
+    try:
+        return [row["id"] for row in client.get("/v1/models", prefix=prefix[:200], limit=limit)]
+    except (ApiError, ServiceUnavailableError) as error:
+        log.info("autocomplete failed: %s", error)
+        return []
+
+
+def methods(client: RecommenderClient) -> list[dict[str, Any]] | str:
+    """GET /v1/methods (name, description, default), or the error message."""
+    return _guard(client, lambda: client.get("/v1/methods"))
+
+
+def method_choices(client: RecommenderClient) -> tuple[list[tuple[str, str]], str | None, str]:
+    """Dropdown choices ``(label, name)``, the default method and a message (empty when all went well)."""
+    found = methods(client)
+    if isinstance(found, str):
+        return [], None, found
+    choices = [(f"{m['name']} — {_short(m.get('description', ''))}", m["name"]) for m in found]
+    default = next((m["name"] for m in found if m.get("default")), choices[0][1] if choices else None)
+    return choices, default, ""
+
+
+def _short(description: str, limit: int = 60) -> str:
+    text = description.split(" (")[0].rstrip(".")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def recommend(
+    client: RecommenderClient,
+    model_id: str | None,
+    method: str | None = None,
+    k: float | int | None = 10,
+    sort: str | None = "score",
+    task: str | None = None,
+    library: str | None = None,
+    license: str | None = None,
+    min_downloads: float | int | None = None,
+) -> Results:
+    """Models similar to ``model_id`` (any id the API accepts, legacy ones included)."""
+    model_id = (model_id or "").strip()
+    if not model_id:
+        return Results(message=EMPTY_PICK)
+    params = {
+        "k": _clamp_k(k),
+        "method": method or None,
+        "sort": sort or "score",
+        **filter_params(task, library, license, min_downloads),
+    }
+    body = _guard(client, lambda: client.get(api_path(model_id, "/similar"), **params), model_id)
+    if isinstance(body, str):
+        return Results(message=body)
+    results = body["results"]
+    query, used = body["query"], body["method"]
+    if not results:
+        return Results(message=NO_RESULTS, query=query)
+    alias = f" (asked for {md_text(model_id)})" if model_id != query else ""
+    message = f"{len(results)} models similar to {model_link(query)}{alias} by **{md_text(used)}**."
+    return Results(
+        rows=result_rows(results),
+        figure=score_chart(results, f"Similar to {query} ({used})"),
+        message=message,
+        results=results,
+        query=query,
+    )
+
+
+def describe(
+    client: RecommenderClient,
+    text: str | None,
+    k: float | int | None = 10,
+    sort: str | None = "score",
+    task: str | None = None,
+    library: str | None = None,
+    license: str | None = None,
+    min_downloads: float | int | None = None,
+) -> Results:
+    """Models matching a free-text description (GET /v1/search)."""
+    text = (text or "").strip()
+    if not text:
+        return Results(message="Describe what you need first, e.g. *small English speech recognition model*.")
+    params = {
+        "q": text[:1000],
+        "k": _clamp_k(k),
+        "sort": sort or "score",
+        **filter_params(task, library, license, min_downloads),
+    }
+    body = _guard(client, lambda: client.get("/v1/search", **params))
+    if isinstance(body, str):
+        return Results(message=body)
+    results = body["results"]
+    if not results:
+        return Results(message=NO_RESULTS)
+    return Results(
+        rows=result_rows(results),
+        figure=score_chart(results, f"Matches for “{text[:60]}”"),
+        message=f"{len(results)} models matching “{md_text(text[:200])}”.",
+        results=results,
+    )
+
+
+# -- compare two methods ----------------------------------------------------------------------------------
+@dataclass
+class Comparison:
+    rows_a: list[list[Any]] = field(default_factory=list)
+    rows_b: list[list[Any]] = field(default_factory=list)
+    message: str = ""
+    ids_a: list[str] = field(default_factory=list)
+    ids_b: list[str] = field(default_factory=list)
+
+    @property
+    def overlap(self) -> list[str]:
+        other = set(self.ids_b)
+        return [i for i in self.ids_a if i in other]
+
+
+def _compare_rows(results: Sequence[dict[str, Any]], other: set[str]) -> list[list[Any]]:
+    return [
+        [
+            rank,
+            model_link(r["id"]),
+            round(float(r["score"]), 4),
+            int(r.get("downloads") or 0),
+            r.get("pipeline_tag") or "",
+            "✓" if r["id"] in other else "",
+        ]
+        for rank, r in enumerate(results, start=1)
+    ]
+
+
+def compare(
+    client: RecommenderClient,
+    model_id: str | None,
+    method_a: str | None,
+    method_b: str | None,
+    k: float | int | None = 10,
+    sort: str | None = "score",
+    task: str | None = None,
+    library: str | None = None,
+    license: str | None = None,
+    min_downloads: float | int | None = None,
+) -> Comparison:
+    """The same model through two methods, side by side, and how much their lists overlap."""
+    model_id = (model_id or "").strip()
+    if not model_id:
+        return Comparison(message=EMPTY_PICK)
+    if not method_a or not method_b:
+        return Comparison(message="Choose two methods to compare.")
+    answers = []
+    for method in (method_a, method_b):
+        result = recommend(client, model_id, method, k, sort, task, library, license, min_downloads)
+        if result.query is None:  # unknown id, bad method or API down: the same message for both sides
+            return Comparison(message=result.message)
+        if not result.ok:
+            return Comparison(message=f"**{md_text(method)}**: {result.message}")
+        answers.append(result)
+    a, b = answers
+    ids_a, ids_b = a.ids, b.ids
+    shared = [i for i in ids_a if i in set(ids_b)]
+    union = len(set(ids_a) | set(ids_b))
+    rows_a = _compare_rows(a.results, set(ids_b))
+    rows_b = _compare_rows(b.results, set(ids_a))
+    rank_b = {i: n for n, i in enumerate(ids_b, start=1)}
+    listed = ", ".join(f"{md_text(i)} (#{ids_a.index(i) + 1} / #{rank_b[i]})" for i in shared)
+    message = (
+        f"**{md_text(method_a)}** and **{md_text(method_b)}** share {len(shared)} of their top {_clamp_k(k)} "
+        f"for {model_link(a.query or model_id)} (Jaccard overlap {len(shared) / union if union else 0:.2f})."
+    )
+    if shared:
+        message += f" In both (rank in each): {listed}."
+    return Comparison(rows_a=rows_a, rows_b=rows_b, message=message, ids_a=ids_a, ids_b=ids_b)
+
+
+# -- explore: the catalog map ------------------------------------------------------------------------------
+@dataclass
+class Exploration:
+    figure: go.Figure | None = None
+    message: str = ""
+    points: list[dict[str, Any]] = field(default_factory=list)
+    highlighted: list[str] = field(default_factory=list)  # the chosen model first, then its neighbours
+
+
+def explore(
+    client: RecommenderClient,
+    model_id: str | None = None,
+    method: str | None = None,
+    k: float | int | None = 10,
+    color_by: str = "task",
+    limit: int = MAP_POINTS,
+) -> Exploration:
+    """The catalog's 2-D map (GET /v1/map), the chosen model and its neighbours highlighted."""
+    color_by = color_by if color_by in ("task", "cluster") else "task"
+    highlighted: list[str] = []
+    notes: list[str] = []
+    model_id = (model_id or "").strip()
+    if model_id:
+        near = recommend(client, model_id, method, k)
+        if near.query is None:
+            return Exploration(message=near.message)
+        highlighted = [near.query, *near.ids]
+    body = _guard(client, lambda: client.get("/v1/map", color_by=color_by, limit=limit, include=highlighted))
+    if isinstance(body, str):
+        return Exploration(message=body)
+    points = body["points"]
+    if not points:
+        return Exploration(message="The catalog is empty: there is nothing to map yet.")
+    if color_by == "cluster" and all(p.get("cluster") is None for p in points):
+        notes.append("This build has no k-means clusters (build with training to get them); coloured by task.")
+        color_by = "task"
+    figure = map_figure(points, color_by, highlighted)
+    shown = f"{len(points):,} of {body['total']:,} models" if body["total"] > len(points) else f"{len(points):,} models"
+    what = (
+        f" {model_link(highlighted[0])} (★) and its {len(highlighted) - 1} neighbours (◆) highlighted."
+        if highlighted
+        else " Pick a model to highlight it and its neighbours."
+    )
+    message = f"PCA map of {shown}, coloured by {color_by}.{what}"
+    if notes:
+        message += " " + " ".join(notes)
+    return Exploration(figure=figure, message=message, points=points, highlighted=highlighted)
+
+
+def _group(point: dict[str, Any], color_by: str) -> str:
+    if color_by == "cluster":
+        return f"cluster {point['cluster']}" if point.get("cluster") is not None else "no cluster"
+    return point.get("pipeline_tag") or "no task"
+
+
+def map_figure(points: Sequence[dict[str, Any]], color_by: str, highlighted: Sequence[str]) -> go.Figure:
+    """One WebGL trace per colour group (the biggest groups; the rest as "other"), then the neighbours and
+    the chosen model on top."""
+    counts = Counter(_group(p, color_by) for p in points)
+    named = {g for g, _ in counts.most_common(MAX_LEGEND_GROUPS)}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for p in points:
+        g = _group(p, color_by)
+        groups.setdefault(g if g in named else "other", []).append(p)
+    figure = go.Figure()
+    scatter = go.Scattergl if len(points) >= WEBGL_FROM else go.Scatter
+    for name in sorted(groups, key=lambda g: (g == "other", -len(groups[g]), g)):
+        members = groups[name]
+        figure.add_trace(
+            scatter(
+                x=[p["x"] for p in members],
+                y=[p["y"] for p in members],
+                mode="markers",
+                name=html.escape(name),
+                text=[html.escape(p["id"]) for p in members],
+                hovertemplate="%{text}<extra>" + html.escape(name) + "</extra>",
+                marker={"size": 5, "opacity": 0.55},
+            )
+        )
+    by_id = {p["id"]: p for p in points}
+    neighbours = [by_id[i] for i in highlighted[1:] if i in by_id]
+    if neighbours:
+        figure.add_trace(
+            go.Scatter(
+                x=[p["x"] for p in neighbours],
+                y=[p["y"] for p in neighbours],
+                mode="markers",
+                name="neighbours",
+                text=[html.escape(p["id"]) for p in neighbours],
+                hovertemplate="%{text}<extra>neighbour</extra>",
+                marker={"symbol": "diamond", "size": 11, "color": "#ff9d00", "line": {"width": 1.5, "color": "#000"}},
+            )
+        )
+    if highlighted and highlighted[0] in by_id:
+        chosen = by_id[highlighted[0]]
+        figure.add_trace(
+            go.Scatter(
+                x=[chosen["x"]],
+                y=[chosen["y"]],
+                mode="markers+text",
+                name=html.escape(chosen["id"]),
+                text=[html.escape(chosen["id"])],
+                textposition="top center",
+                cliponaxis=False,  # the label may stick out of the plot area rather than be cut
+                hovertemplate="%{text}<extra>chosen model</extra>",
+                marker={"symbol": "star", "size": 18, "color": "#d62728", "line": {"width": 1.5, "color": "#000"}},
+            )
+        )
+    figure.update_layout(
+        height=620,
+        margin={"l": 40, "r": 40, "t": 40, "b": 10},
+        xaxis={"title": "PC 1", "zeroline": False},
+        yaxis={"title": "PC 2", "zeroline": False},
+        legend={"title": {"text": color_by}, "itemsizing": "constant"},
+        template="plotly_white",
+    )
+    return figure
+
+
+# -- about the data ------------------------------------------------------------------------------------------
+@dataclass
+class About:
+    message: str
+    images: list[str] = field(default_factory=list)  # report PNG paths
+
+
+def report_images(reports_dir: Path | None) -> list[str]:
+    if reports_dir is None or not reports_dir.is_dir():
+        return []
+    return [str(p) for p in sorted(reports_dir.glob("*.png")) if p.is_file()]
+
+
+def about(client: RecommenderClient, reports_dir: Path | None = None) -> About:
+    """Snapshot dates, catalog size, encoder and methods of the serving build, and the report's plots."""
+    images = report_images(reports_dir)
+    health = _guard(client, lambda: client.get("/health"))
+    if isinstance(health, str):
+        return About(message=health, images=images)
+    found = methods(client)
+    lines = [
+        "### The serving build",
+        f"- **Build**: {md_text(health.get('build_id', ''))}",
+        f"- **Models**: {int(health.get('models', 0)):,}",
+        f"- **Snapshots**: {', '.join(md_text(s) for s in health.get('snapshots', [])) or 'none'}",
+        f"- **Encoder**: {md_text(health.get('encoder', ''))}",
+        f"- **API**: {md_text(base_url(client))}",
+        "",
+        "### Methods",
+    ]
+    if isinstance(found, str):
+        lines.append(", ".join(md_text(m) for m in health.get("methods", [])))
+    else:
+        lines += [
+            f"- **{md_text(m['name'])}**{' (default)' if m.get('default') else ''}: {md_text(m.get('description', ''))}"
+            for m in found
+        ]
+    lines += ["", "### Report"]
+    if images:
+        plots = "plot" if len(images) == 1 else "plots"
+        lines.append(f"{len(images)} {plots} from `hfmrs report` ({md_text(reports_dir)}).")
+    else:
+        lines.append("No report yet: run `hfmrs report --out reports/` and reload this page to see its plots here.")
+    return About(message="\n".join(lines), images=images)

@@ -1,0 +1,163 @@
+"""The web UI's handlers against a live recommender on 127.0.0.1 (the small test catalog)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hfmrs.clients import RecommenderClient
+from services.ui import handlers
+from tests.ui.conftest import Stack
+
+GPT2_FAMILY = {
+    "distilbert/distilgpt2",
+    "openai-community/gpt2-large",
+    "gpt2-medium",
+    "acme/gpt2-finetuned",
+    "acme/gpt2-gguf",
+}
+
+
+def test_known_id_gets_the_gpt2_family(client: RecommenderClient):
+    result = handlers.recommend(client, "openai-community/gpt2", k=5)
+    assert result.query == "openai-community/gpt2"
+    assert set(result.ids) == GPT2_FAMILY
+    assert [row[0] for row in result.rows] == [1, 2, 3, 4, 5]
+    assert result.rows[0][1] == f"[{result.ids[0]}](https://huggingface.co/{result.ids[0]})"
+    assert "same task: text-generation" in result.rows[0][-1]
+    assert "5 models similar to" in result.message and "**cosine**" in result.message
+    bars = result.figure.data[0]
+    assert list(bars.y) == result.ids and list(bars.x) == [r["score"] for r in result.results]
+
+
+def test_legacy_ids_resolve(client: RecommenderClient):
+    result = handlers.recommend(client, "bert-base-uncased", k=3)
+    assert result.query == "google-bert/bert-base-uncased"
+    assert result.ids[0] == "bert-base-cased"
+    assert "asked for bert-base-uncased" in result.message
+
+
+def test_every_method_the_api_offers_is_offered(client: RecommenderClient):
+    choices, default, problem = handlers.method_choices(client)
+    names = [name for _, name in choices]
+    assert problem == "" and default == "cosine"
+    assert names == [m["name"] for m in client.get("/v1/methods")]
+    for name in names:
+        assert handlers.recommend(client, "gpt2", name, k=2).results
+
+
+def test_filters_are_applied(client: RecommenderClient):
+    vision = handlers.recommend(client, "gpt2", k=5, task="image-classification")
+    assert vision.ids == ["vision/vit-base", "vision/vit-large"]
+    assert handlers.recommend(client, "gpt2", k=10, license="llama2").ids == ["meta/llama-7b"]
+    assert handlers.recommend(client, "gpt2", k=3, library="gguf").ids == ["acme/gpt2-gguf"]
+    popular = handlers.recommend(client, "gpt2", k=10, min_downloads=1_000_000)
+    assert popular.results and min(r["downloads"] for r in popular.results) >= 1_000_000
+    assert handlers.filter_params(" ", "", None, 0) == {}  # blank filters mean "any"
+
+
+@pytest.mark.parametrize(
+    ("sort", "key", "descending"),
+    [("downloads-desc", "downloads", True), ("downloads-asc", "downloads", False), ("recent", "last_modified", True)],
+)
+def test_sort_order(client: RecommenderClient, sort: str, key: str, descending: bool):
+    result = handlers.recommend(client, "gpt2", k=8, sort=sort)
+    values = [r[key] or "" for r in result.results]
+    assert len(values) == 8 and values == sorted(values, reverse=descending)
+    assert set(result.ids) == set(handlers.recommend(client, "gpt2", k=8).ids)  # same top k, reordered
+
+
+def test_unknown_id_suggests_models(client: RecommenderClient):
+    result = handlers.recommend(client, "gpt2-mediun")
+    assert result.rows == [] and result.figure is None
+    assert result.message == "Unknown model 'gpt2-mediun'. Did you mean: gpt2-medium, gpt2, acme/gpt2-finetuned?"
+
+
+def test_api_down_is_a_friendly_message(down_client: RecommenderClient):
+    url = str(down_client.client.base_url).rstrip("/")
+    for message in (
+        handlers.recommend(down_client, "gpt2").message,
+        handlers.describe(down_client, "speech").message,
+        handlers.compare(down_client, "gpt2", "cosine", "jaccard").message,
+        handlers.explore(down_client, "gpt2").message,
+        handlers.about(down_client).message,
+        handlers.method_choices(down_client)[2],
+    ):
+        assert message.startswith("⚠️ The recommender API is unreachable at " + url), message
+    assert handlers.suggest_models(down_client, "gpt") == []  # the picker still accepts typed ids
+
+
+def test_empty_states(client: RecommenderClient):
+    assert handlers.recommend(client, "  ").message == handlers.EMPTY_PICK
+    none = handlers.recommend(client, "gpt2", task="no-such-task")
+    assert none.rows == [] and none.message == handlers.NO_RESULTS
+    assert "Describe what you need" in handlers.describe(client, "").message
+    assert handlers.compare(client, "", "cosine", "jaccard").message == handlers.EMPTY_PICK
+    assert "k must be" not in handlers.recommend(client, "gpt2", k=500).message  # clamped to 30, not an error
+
+
+def test_bad_parameter_is_reported_not_raised(client: RecommenderClient):
+    message = handlers.recommend(client, "gpt2", method="no-such-method").message
+    assert message.startswith("The recommender rejected the request: unknown method")
+
+
+def test_describe_what_you_need(client: RecommenderClient):
+    result = handlers.describe(client, "image classification vit", k=2)
+    assert result.ids == ["vision/vit-base", "vision/vit-large"]
+    assert handlers.describe(client, "speech", k=1, task="fill-mask").ids != ["acme/wav2vec2-speech"]
+
+
+def test_type_ahead(client: RecommenderClient):
+    assert handlers.suggest_models(client, "vision/") == ["vision/vit-base", "vision/vit-large"]
+    assert handlers.suggest_models(client, "") == []
+
+
+def test_compare_two_methods(client: RecommenderClient):
+    result = handlers.compare(client, "gpt2", "cosine", "jaccard", k=5)
+    assert len(result.rows_a) == len(result.rows_b) == 5
+    assert set(result.ids_a) == set(result.ids_b) == GPT2_FAMILY
+    assert len(result.overlap) == 5 and all(row[-1] == "✓" for row in result.rows_a)
+    assert "share 5 of their top 5" in result.message and "Jaccard overlap 1.00" in result.message
+    vision = handlers.compare(client, "vision/vit-base", "cosine", "bm25", k=3)
+    shared = set(vision.ids_a) & set(vision.ids_b)
+    assert vision.overlap == [i for i in vision.ids_a if i in shared]
+    assert f"share {len(shared)} of their top 3" in vision.message
+
+
+def test_explore_highlights_the_model_and_its_neighbours(client: RecommenderClient):
+    result = handlers.explore(client, "gpt2", k=5, color_by="task")
+    assert result.highlighted[0] == "openai-community/gpt2" and set(result.highlighted[1:]) == GPT2_FAMILY
+    assert {p["id"] for p in result.points} >= set(result.highlighted)
+    names = [trace.name for trace in result.figure.data]
+    assert names[-2:] == ["neighbours", "openai-community/gpt2"]
+    assert "text-generation" in names and "image-classification" in names
+    small = handlers.explore(client, "gpt2", k=5, limit=7)
+    assert len(small.points) == 7 and set(small.highlighted) <= {p["id"] for p in small.points}
+    clusters = handlers.explore(client, None, color_by="cluster")
+    assert "no k-means clusters" in clusters.message and "Pick a model" in clusters.message
+    assert handlers.explore(client, "nope-nope").message.startswith("Unknown model 'nope-nope'")
+
+
+def test_about_the_data(client: RecommenderClient, stack: Stack):
+    info = handlers.about(client, stack.reports_dir)
+    assert "**Models**: 15" in info.message and "**Snapshots**: 2023-04, 2024-09" in info.message
+    assert "**cosine** (default)" in info.message
+    assert info.images == [str(stack.reports_dir / "downloads.png")]
+    assert "No report yet" in handlers.about(client, stack.reports_dir / "missing").message
+
+
+@pytest.mark.parametrize(
+    "evil",
+    ["<script>alert(1)</script>", "[x](javascript:alert(1))", "a/b?c#d", "'><img src=x onerror=alert(1)>"],
+)
+def test_untrusted_text_is_escaped(client: RecommenderClient, evil: str):
+    message = handlers.recommend(client, evil).message
+    assert "<" not in message and "](" not in message and message.startswith("Unknown model")
+    link = handlers.model_link(evil)
+    assert "<" not in link and link.count("](") == 1 and " " not in link.split("](")[1]
+    assert "?" not in handlers.hub_url(evil) and "#" not in handlers.hub_url(evil)
+
+
+def test_ids_cannot_leave_the_route():
+    assert handlers.api_path("../../admin/reload") == "/v1/models/%2E%2E/%2E%2E/admin/reload"
+    assert handlers.api_path("openai-community/gpt2", "/similar") == "/v1/models/openai-community/gpt2/similar"
+    assert handlers.api_path("a?b#c") == "/v1/models/a%3Fb%23c"
