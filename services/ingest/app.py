@@ -60,7 +60,11 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
 
         progress(stage="build")
         result = build(
-            settings, encoder=remote_encoder(), force=request.force, trainer=_trainer(settings) if request.train else None, show_progress=False
+            settings,
+            encoder=remote_encoder(),
+            force=request.force,
+            trainer=_trainer(settings) if request.train else None,
+            show_progress=False,
         )
         return {
             "build_id": result.build_id,

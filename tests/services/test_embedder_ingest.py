@@ -53,7 +53,9 @@ def test_ingest_build_job_embeds_through_the_embedder_service(admin_settings, em
     assert encoder.calls == 15  # every soup went to the embedder service once
     assert EdgeBuilds(admin_settings.home).current_id() == status["result"]["build_id"]
     # inputs unchanged: the next job is a no-op
-    again = ingest.app.state.jobs.wait(ingest.post("/jobs", json={"kind": "build", "train": False}, headers=AUTH).json()["id"])
+    again = ingest.app.state.jobs.wait(
+        ingest.post("/jobs", json={"kind": "build", "train": False}, headers=AUTH).json()["id"]
+    )
     assert again.result["skipped"] is True and encoder.calls == 15
 
 
