@@ -52,7 +52,10 @@ def default_port(settings: Settings, service: Service) -> int:
 
 
 def _server(app: Any, host: str, port: int) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    # A long keep-alive: clients (the UI, the extension, load tests) reuse connections instead of
+    # racing the server's close of an idle one.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, timeout_keep_alive=30)
+    return uvicorn.Server(config)
 
 
 def serve(

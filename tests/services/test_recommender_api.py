@@ -199,3 +199,13 @@ def test_fits_in_memory_filter(api: TestClient):
     assert body["results"] == []
     error(api.get("/v1/models/gpt2/similar", params={"fits_in_gb": 24, "dtype": "fp32"}), 422, "invalid_parameter")
     error(api.get("/v1/models/gpt2/similar", params={"fits_in_gb": 0}), 422, "invalid_parameter")
+
+
+def test_diversity_parameters(api: TestClient):
+    capped = api.get("/v1/models/gpt2/similar", params={"k": 4, "per_author": 1}).json()["results"]
+    authors = [r["id"].split("/")[0] for r in capped if "/" in r["id"]]
+    assert len(authors) == len(set(authors))
+    mmr = api.get("/v1/models/gpt2/similar", params={"k": 4, "diversity": 0.3}).json()["results"]
+    assert len(mmr) == 4 and "openai-community/gpt2" not in [r["id"] for r in mmr]
+    error(api.get("/v1/models/gpt2/similar", params={"diversity": 1.5}), 422, "invalid_parameter")
+    error(api.get("/v1/models/gpt2/similar", params={"per_author": 0}), 422, "invalid_parameter")
