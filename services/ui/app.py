@@ -68,8 +68,9 @@ def build_blocks(client: RecommenderClient, reports_dir: Path | None = None) -> 
         library: str | None,
         license: str | None,
         min_downloads: float | None,
+        fits: str | None = None,
     ) -> tuple[Any, ...]:
-        result = handlers.recommend(client, model_id, method, k, sort, task, library, license, min_downloads)
+        result = handlers.recommend(client, model_id, method, k, sort, task, library, license, min_downloads, fits)
         return results_out(result, "model")
 
     def on_describe(
@@ -80,8 +81,9 @@ def build_blocks(client: RecommenderClient, reports_dir: Path | None = None) -> 
         library: str | None,
         license: str | None,
         min_downloads: float | None,
+        fits: str | None = None,
     ) -> tuple[Any, ...]:
-        result = handlers.describe(client, text, k, sort, task, library, license, min_downloads)
+        result = handlers.describe(client, text, k, sort, task, library, license, min_downloads, fits)
         return results_out(result, "text")
 
     def on_controls(mode: str, model_id: str | None, text: str | None, *rest: Any) -> tuple[Any, ...]:
@@ -104,8 +106,11 @@ def build_blocks(client: RecommenderClient, reports_dir: Path | None = None) -> 
         library: str | None,
         license: str | None,
         min_downloads: float | None,
+        fits: str | None = None,
     ) -> tuple[Any, ...]:
-        result = handlers.compare(client, model_id, method_a, method_b, k, sort, task, library, license, min_downloads)
+        result = handlers.compare(
+            client, model_id, method_a, method_b, k, sort, task, library, license, min_downloads, fits
+        )
         return (
             _table(result.rows_a, handlers.COMPARE_COLUMNS),
             _table(result.rows_b, handlers.COMPARE_COLUMNS),
@@ -166,6 +171,11 @@ def build_blocks(client: RecommenderClient, reports_dir: Path | None = None) -> 
                         label="License", choices=handlers.LICENSES, value=None, allow_custom_value=True
                     )
                     min_downloads = gr.Number(label="Minimum downloads", value=0, minimum=0, precision=0)
+                    fits = gr.Dropdown(
+                        label="Fits in memory (weights, parameter count known)",
+                        choices=handlers.FITS_CHOICES,
+                        value=handlers.FITS_ANY,
+                    )
                 go_button = gr.Button("Recommend", variant="primary", elem_id="recommend")
                 describe_box = gr.Textbox(
                     label="…or describe what you need",
@@ -230,7 +240,7 @@ def build_blocks(client: RecommenderClient, reports_dir: Path | None = None) -> 
                         gallery = gr.Gallery(label="Report", columns=2, height="auto", interactive=False)
                         about_button = gr.Button("Refresh", size="sm")
 
-        filters = [task, library, license, min_downloads]
+        filters = [task, library, license, min_downloads, fits]
         results = [table, chart, status, mode]
 
         picker.key_up(
@@ -248,7 +258,7 @@ def build_blocks(client: RecommenderClient, reports_dir: Path | None = None) -> 
         describe_box.submit(on_describe, describe_inputs, results, api_name="describe")
         describe_button.click(on_describe, describe_inputs, results, api_visibility="private")
         control_inputs = [mode, picker, describe_box, method, k, sort, *filters]
-        for control in (method, sort, task, library, license):
+        for control in (method, sort, task, library, license, fits):
             control.input(on_controls, control_inputs, results, api_visibility="private")
         k.release(on_controls, control_inputs, results, api_visibility="private")
         min_downloads.submit(on_controls, control_inputs, results, api_visibility="private")

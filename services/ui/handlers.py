@@ -161,11 +161,18 @@ def _clamp_k(k: float | int | None) -> int:
         return 10
 
 
+# "Fits in memory" choices: the API turns GB and precision into a parameter-count limit.
+FITS_ANY = "any size"
+FITS_CHOICES = [FITS_ANY] + [f"{gb} GB at {dtype}" for dtype in ("fp16", "int8") for gb in (4, 8, 16, 24, 48, 80)]
+_FITS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*GB at (fp16|int8)\s*$")
+
+
 def filter_params(
     task: str | None = None,
     library: str | None = None,
     license: str | None = None,
     min_downloads: float | int | None = None,
+    fits: str | None = None,
 ) -> dict[str, Any]:
     """The API's filter query parameters; blanks mean "any"."""
     params: dict[str, Any] = {
@@ -175,6 +182,8 @@ def filter_params(
     }
     if min_downloads:
         params["min_downloads"] = max(0, int(min_downloads))
+    if fits and (match := _FITS.match(fits)):
+        params["fits_in_gb"], params["dtype"] = float(match.group(1)), match.group(2)
     return {k: v for k, v in params.items() if v is not None}
 
 
@@ -285,6 +294,7 @@ def recommend(
     library: str | None = None,
     license: str | None = None,
     min_downloads: float | int | None = None,
+    fits: str | None = None,
 ) -> Results:
     """Models similar to ``model_id`` (any id the API accepts, legacy ones included)."""
     model_id = (model_id or "").strip()
@@ -294,7 +304,7 @@ def recommend(
         "k": _clamp_k(k),
         "method": method or None,
         "sort": sort or "score",
-        **filter_params(task, library, license, min_downloads),
+        **filter_params(task, library, license, min_downloads, fits),
     }
     body = _guard(client, lambda: client.get(api_path(model_id, "/similar"), **params), model_id)
     if isinstance(body, str):
@@ -323,6 +333,7 @@ def describe(
     library: str | None = None,
     license: str | None = None,
     min_downloads: float | int | None = None,
+    fits: str | None = None,
 ) -> Results:
     """Models matching a free-text description (GET /v1/search)."""
     text = (text or "").strip()
@@ -332,7 +343,7 @@ def describe(
         "q": text[:1000],
         "k": _clamp_k(k),
         "sort": sort or "score",
-        **filter_params(task, library, license, min_downloads),
+        **filter_params(task, library, license, min_downloads, fits),
     }
     body = _guard(client, lambda: client.get("/v1/search", **params))
     if isinstance(body, str):
@@ -388,6 +399,7 @@ def compare(
     library: str | None = None,
     license: str | None = None,
     min_downloads: float | int | None = None,
+    fits: str | None = None,
 ) -> Comparison:
     """The same model through two methods, side by side, and how much their lists overlap."""
     model_id = (model_id or "").strip()
@@ -397,7 +409,7 @@ def compare(
         return Comparison(message="Choose two methods to compare.")
     answers = []
     for method in (method_a, method_b):
-        result = recommend(client, model_id, method, k, sort, task, library, license, min_downloads)
+        result = recommend(client, model_id, method, k, sort, task, library, license, min_downloads, fits)
         if result.query is None:  # unknown id, bad method or API down: the same message for both sides
             return Comparison(message=result.message)
         if not result.ok:

@@ -161,3 +161,12 @@ def test_ids_cannot_leave_the_route():
     assert handlers.api_path("../../admin/reload") == "/v1/models/%2E%2E/%2E%2E/admin/reload"
     assert handlers.api_path("openai-community/gpt2", "/similar") == "/v1/models/openai-community/gpt2/similar"
     assert handlers.api_path("a?b#c") == "/v1/models/a%3Fb%23c"
+
+
+def test_fits_in_memory_choice_becomes_api_parameters():
+    from services.ui import handlers
+
+    assert handlers.filter_params(fits="24 GB at fp16") == {"fits_in_gb": 24.0, "dtype": "fp16"}
+    assert handlers.filter_params(fits="8 GB at int8") == {"fits_in_gb": 8.0, "dtype": "int8"}
+    assert handlers.filter_params(fits=handlers.FITS_ANY) == {}
+    assert handlers.filter_params(fits="lots") == {}
