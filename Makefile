@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint build evaluate report bench clean-home help
+.PHONY: run test lint build evaluate report clean-home help venv
 
 help:
 	@echo "make run   - build the bundled catalog on first use, then start every service (URLs printed)"
@@ -35,6 +35,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+evaluate: $(STAMP)
+	$(BIN)/hfmrs evaluate --out reports/
+
+report: $(STAMP)
+	$(BIN)/hfmrs report --out reports/
 
 clean-home:
 	rm -rf .hfmrs
