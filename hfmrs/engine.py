@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hfmrs.diversity import diversify
 from hfmrs.explain import why
 from hfmrs.ids import IdIndex, UnknownModelError
+from hfmrs.ranking import order
 from hfmrs.recommenders import Recommender, make_recommenders
 from hfmrs.settings import Settings
-from hfmrs.store.base import Filters, Hit, ModelStore
+from hfmrs.store.base import TEXT, Filters, Hit, ModelStore
 from hfmrs.store.builds import Builds, NoBuildError, open_builds
 
 log = logging.getLogger(__name__)
@@ -51,38 +52,6 @@ class Similar:
     results: list[Recommendation]
 
 
-def _score_key(hit: Hit) -> tuple[float, int, str]:
-    # Scores are rounded so float noise between equal neighbours can't reorder them; ties go to the
-    # more downloaded model, then to the id, so the same request always gives the same list.
-    return (-round(hit.score, 6), -(hit.payload.get("downloads") or 0), hit.model_id)
-
-
-def order(hits: Sequence[Hit], sort: str) -> list[Hit]:
-    """Order a method's top-k by ``sort``; every order ends with the deterministic score tie-break."""
-    by_score = sorted(hits, key=_score_key)
-    if sort == "score":
-        return by_score
-    rank = {h.model_id: i for i, h in enumerate(by_score)}
-
-    def num(h: Hit, name: str) -> float:
-        value = h.payload.get(name)
-        return float(value) if isinstance(value, (int, float)) else -math.inf
-
-    keys = {
-        "downloads-desc": lambda h: (-num(h, "downloads"), rank[h.model_id]),
-        "downloads-asc": lambda h: (num(h, "downloads"), rank[h.model_id]),
-        "likes": lambda h: (-num(h, "likes"), rank[h.model_id]),
-        "recent": lambda h: (_neg_text(h.payload.get("last_modified")), rank[h.model_id]),
-        "trending": lambda h: (-num(h, "download_velocity"), rank[h.model_id]),
-    }
-    return sorted(by_score, key=keys[sort])
-
-
-def _neg_text(value: str | None) -> tuple[int, list[int]]:
-    # Newest first: ISO timestamps compare as text; negate code points to sort descending.
-    return (0, [-ord(c) for c in value]) if value else (1, [])
-
-
 def validate(k: int, sort: str, methods: Sequence[str], method: str) -> None:
     if not isinstance(k, int) or isinstance(k, bool) or not K_MIN <= k <= K_MAX:
         raise ValueError(f"k must be an integer from {K_MIN} to {K_MAX}, got {k!r}")
@@ -90,6 +59,15 @@ def validate(k: int, sort: str, methods: Sequence[str], method: str) -> None:
         raise ValueError(f"unknown sort {sort!r}; choose one of: {', '.join(SORTS)}")
     if method not in methods:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(methods)}")
+
+
+def validate_diversity(diversity: float | None, per_author: int | None) -> None:
+    if diversity is not None and (
+        isinstance(diversity, bool) or not isinstance(diversity, (int, float)) or not 0.0 <= diversity <= 1.0
+    ):
+        raise ValueError(f"diversity must be a number from 0 to 1 (the MMR lambda), got {diversity!r}")
+    if per_author is not None and (isinstance(per_author, bool) or not isinstance(per_author, int) or per_author < 1):
+        raise ValueError(f"per_author must be a positive integer, got {per_author!r}")
 
 
 class Engine:
@@ -155,18 +133,37 @@ class Engine:
         method: str | None = None,
         sort: str = "score",
         filters: Filters | None = None,
+        diversity: float | None = None,
+        per_author: int | None = None,
     ) -> Similar:
+        """Up to ``k`` models like ``model_id``.  ``diversity`` is the MMR λ (1 = the method's ranking,
+        lower = more varied; None = off) and ``per_author`` caps hits per author; both re-rank an
+        over-fetched candidate list (:mod:`hfmrs.diversity`), so every method supports them.  With MMR
+        on, ``sort="score"`` keeps the MMR order; the scores shown are still the method's."""
         method = method or self.default_method
         validate(k, sort, self.methods, method)
+        validate_diversity(diversity, per_author)
         canonical = self.resolve(model_id)
         recommender = self.recommenders[method]
         points = self.store.retrieve([canonical], with_vectors=recommender.needs_vectors)
         if not points:
             raise UnknownModelError(model_id, self.ids.suggest(model_id))
         query = points[0]
-        hits = recommender.similar(query, k, (filters or Filters()).with_exclude(canonical))
-        hits = [h for h in hits if h.model_id != canonical][:k]  # belt and braces: never the query itself
-        return Similar(canonical, method, [self._recommendation(h, query.payload) for h in order(hits, sort)])
+        diverse = diversity is not None or per_author is not None
+        fetch = k * self.settings.diversity_pool if diverse else k
+        hits = recommender.similar(query, fetch, (filters or Filters()).with_exclude(canonical))
+        hits = [h for h in hits if h.model_id != canonical]  # belt and braces: never the query itself
+        if not diverse:
+            ordered = order(hits[:k], sort)
+        else:
+            ranked = order(hits, "score")
+            vectors: dict[str, Any] = {}
+            if diversity is not None:
+                points = self.store.retrieve([h.model_id for h in ranked], with_vectors=[TEXT])
+                vectors = {p.id: p.vectors.get(TEXT) for p in points}
+            picked = diversify(ranked, k, diversity, per_author, vectors)
+            ordered = picked if sort == "score" and diversity is not None else order(picked, sort)
+        return Similar(canonical, method, [self._recommendation(h, query.payload) for h in ordered])
 
     def search_vector(
         self, vector: list[float], k: int = 10, sort: str = "score", filters: Filters | None = None

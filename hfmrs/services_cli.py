@@ -74,6 +74,9 @@ def serve(
 
 def up(
     build: Annotated[bool, typer.Option(help="Build the bundled catalog first when needed.")] = True,
+    train: Annotated[
+        bool, typer.Option(help="Train k-means and the GNN in the background when the build lacks them.")
+    ] = True,
     ui: Annotated[bool, typer.Option(help="Also serve the Gradio UI.")] = True,
 ) -> None:
     """Build on first use, then run every service on this machine and print their URLs."""
@@ -81,7 +84,9 @@ def up(
     if build:
         from hfmrs.pipeline import build as run_build
 
-        result = run_build(settings, trainer=_default_trainer(settings))
+        # No training here: the first answer should not wait for the GNN.  A build whose inputs are
+        # unchanged (trained or not) is reused as it is.
+        result = run_build(settings)
         state = "up to date" if result.skipped else f"built in {sum(result.timings.values()):.1f}s"
         typer.echo(f"build {result.build_id}: {result.models} models, {state}")
     if not settings.admin_token:
@@ -115,6 +120,10 @@ def up(
     if ui:
         typer.echo(f"  web UI             {base}:{port(settings, Service.ui)}")
     typer.echo(f"  admin token        {settings.admin_token}")
+    if train and _needs_training(settings):
+        threading.Thread(target=_train_in_background, args=(settings,), name="train", daemon=True).start()
+        typer.echo("Training k-means clusters and GNN vectors in the background: the kmeans, gnn and hybrid")
+        typer.echo("methods appear (live, no restart) when it finishes.")
     typer.echo("Press Ctrl-C to stop.")
     try:
         while any(t.is_alive() for t in threads):
@@ -128,12 +137,27 @@ def up(
             thread.join(timeout=10)
 
 
-def _default_trainer(settings: Settings) -> Any:
+def _needs_training(settings: Settings) -> bool:
+    from hfmrs.store.builds import open_builds
+
+    builds = open_builds(settings)
+    current = builds.current_id()
+    return current is not None and not builds.manifest(current).get("training")
+
+
+def _train_in_background(settings: Settings) -> None:
+    """A trained build of the same inputs, published atomically; the recommender swaps to it live."""
+    from hfmrs.pipeline import build as run_build
+    from hfmrs.training import make_trainer
+
     try:
-        from hfmrs.training import make_trainer
-    except ImportError:
-        return None
-    return make_trainer(settings)
+        result = run_build(
+            settings, force=True, trainer=make_trainer(settings, show_progress=False), show_progress=False
+        )
+    except Exception:  # the untrained build keeps serving; the log says why
+        log.exception("background training failed")
+        return
+    log.info("trained build %s is live", result.build_id)
 
 
 def register(app: typer.Typer) -> None:
