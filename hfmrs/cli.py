@@ -95,13 +95,19 @@ def recommend(
     library: Annotated[str | None, typer.Option(help="Only models of this library.")] = None,
     license: Annotated[str | None, typer.Option(help="Only models under this license.")] = None,
     min_downloads: Annotated[int | None, typer.Option(help="Only models with at least this many downloads.")] = None,
+    diversity: Annotated[
+        float | None, typer.Option(help="MMR λ from 0 to 1: 1 = the method's ranking, lower = more varied.")
+    ] = None,
+    per_author: Annotated[int | None, typer.Option(help="At most this many results per author.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Models similar to MODEL_ID."""
     engine = open_engine(get_settings())
     filters = Filters(pipeline_tag=task, library=library, license=license, min_downloads=min_downloads)
     try:
-        result = engine.similar(model_id, k=n, method=method, sort=sort, filters=filters)
+        result = engine.similar(
+            model_id, k=n, method=method, sort=sort, filters=filters, diversity=diversity, per_author=per_author
+        )
     except UnknownModelError as error:
         fail(f"unknown model id {model_id!r}", "did you mean:\n  " + "\n  ".join(error.suggestions))
     except ValueError as error:

@@ -66,3 +66,12 @@ def test_info_and_no_build(cli_env, monkeypatch, tmp_path):
     get_settings.cache_clear()
     result = run("recommend", "gpt2")
     assert result.exit_code == 1 and "hfmrs build" in result.output
+
+
+def test_diversity_options(cli_env):
+    result = run("recommend", "gpt2", "-n", "3", "--per-author", "1", "--json")
+    rows = json.loads(result.stdout)
+    owners = [r["id"].split("/")[0] for r in rows if "/" in r["id"]]
+    assert len(owners) == len(set(owners))
+    bad = run("recommend", "gpt2", "--diversity", "2")
+    assert bad.exit_code == 2 and "diversity must be" in bad.output
