@@ -138,5 +138,17 @@ def sparse_tokens(token_list: Iterable[str]) -> tuple[list[int], list[float]]:
     return indices, [1.0] * len(indices)
 
 
+def lexical_text(soup_text: str, author: str | None) -> str:
+    """The text BM25 indexes: the soup, with the author written as one token.
+
+    BM25's tokenizer splits on punctuation, so ``openai-community`` would match every
+    ``*-community`` uploader through the frequent word "community"; ``openaicommunity`` matches only
+    the uploader itself.
+    """
+    if not author:
+        return soup_text
+    return soup_text.removesuffix(f" by {author}") + " by " + re.sub(r"[^0-9A-Za-z]+", "", author)
+
+
 def soup_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()

@@ -23,7 +23,7 @@ import numpy as np
 
 from hfmrs.catalog import Catalog, ModelRecord, load_catalog, snapshot_files
 from hfmrs.embedding import Encoder, VectorCache, embed_with_cache
-from hfmrs.features import FEATURE_VERSION, soup, soup_hash, sparse_tokens, tokens
+from hfmrs.features import FEATURE_VERSION, lexical_text, soup, soup_hash, sparse_tokens, tokens
 from hfmrs.settings import Settings
 from hfmrs.store.base import (
     BM25,
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 1000
 GNN_DIM = 128  # size of the `gnn` named vector, declared up front so every build can hold it
+LEXICAL_VERSION = "2"  # the BM25 document recipe (features.lexical_text), part of the input hash
 
 
 # A training step over a freshly written, unpublished build: (store, catalog, artifact dir) -> summary.
@@ -72,7 +73,7 @@ def input_hash(files: Iterable[Path], encoder_name: str, extra: str = "") -> str
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    digest.update(f"features={FEATURE_VERSION};encoder={encoder_name};{extra}".encode())
+    digest.update(f"features={FEATURE_VERSION};lexical={LEXICAL_VERSION};encoder={encoder_name};{extra}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -114,7 +115,7 @@ def write_points(
 ) -> None:
     """Upsert every model with payload, `text`, `tokens` and `bm25` vectors, in batches."""
     records = list(catalog)
-    bm25 = _bm25_vectors([soups[r.id] for r in records])
+    bm25 = _bm25_vectors([lexical_text(soups[r.id], r.author) for r in records])
     for start in range(0, len(records), UPSERT_BATCH):
         batch = []
         for offset, record in enumerate(records[start : start + UPSERT_BATCH]):

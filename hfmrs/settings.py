@@ -48,17 +48,26 @@ class Settings(BaseSettings):
     encoder_batch_size: int = Field(128, ge=1, description="Texts per encoder batch.")
     encoder_max_seq_length: int = Field(128, ge=8, description="Tokens the encoder reads per text.")
     jaccard_candidates: int = Field(1000, ge=10, description="Sparse-vector candidates rescored by exact Jaccard.")
-    default_method: str = Field("cosine", description="Method used when a request names none.")
+    default_method: str = Field(
+        "bm25", description="Method used when a request names none (bm25: best on held-out lineage and family)."
+    )
     keep_builds: int = Field(2, ge=1, description="Completed builds kept on disk (the serving one included).")
     host: str = Field("127.0.0.1", description="Interface the services listen on.")
     recommender_port: int = Field(8000, description="Port of the recommender (public API).")
     embedder_port: int = Field(8001, description="Port of the embedder service.")
     ingest_port: int = Field(8002, description="Port of the ingest service.")
     ui_port: int = Field(7860, description="Port of the Gradio UI.")
-    recommender_url: str | None = Field(None, description="Recommender base URL for the UI; unset = in-process.")
-    embedder_url: str | None = Field(None, description="Embedder base URL for other services; unset = in-process.")
+    recommender_url: str | None = Field(
+        None, description="Recommender base URL the UI calls; unset = http://HFMRS_HOST:HFMRS_RECOMMENDER_PORT."
+    )
+    embedder_url: str | None = Field(
+        None, description="Embedder base URL other services call; unset = http://HFMRS_HOST:HFMRS_EMBEDDER_PORT."
+    )
     admin_token: str | None = Field(None, description="Token for admin endpoints; unset = admin endpoints off.")
-    hf_endpoint: str = Field("https://huggingface.co", description="Hub API base URL for live ingest.")
+    hf_endpoint: str = Field(
+        "https://huggingface.co",
+        description="Hub API base URL for live ingest (HF_ENDPOINT is honoured when this is unset).",
+    )
 
     # -- Live Hub ingest (issue 6): crawls land in HFMRS_HOME/crawls/, finished ones become dated snapshots here.
     live_snapshot_dir: Path | None = Field(

@@ -22,8 +22,8 @@ def ids(result):
 
 
 def test_gpt2_family_on_top_by_legacy_and_canonical_id(bundled_engine):
-    legacy = bundled_engine.similar("gpt2", k=10)
-    canonical = bundled_engine.similar("openai-community/gpt2", k=10)
+    legacy = bundled_engine.similar("gpt2", k=10, method="cosine")
+    canonical = bundled_engine.similar("openai-community/gpt2", k=10, method="cosine")
     assert ids(legacy) == ids(canonical)
     assert set(ids(legacy)) >= GPT2_FAMILY
     assert set(ids(legacy)[:4]) & GPT2_FAMILY >= {
@@ -53,3 +53,11 @@ def test_shipped_vectors_match_the_real_encoder(bundled_engine):
     fresh = encoder.encode([p["soup"] for p in payloads])
     for point, vector in zip(stored, fresh, strict=True):
         assert float(np.dot(point.vectors["text"], vector)) > 0.999  # float16 storage rounding only
+
+
+def test_default_bm25_on_known_models(bundled_engine):
+    assert bundled_engine.default_method == "bm25"
+    gpt2 = ids(bundled_engine.similar("gpt2", k=10))
+    assert set(gpt2[:3]) == {"openai-community/gpt2-medium", "openai-community/gpt2-large", "openai-community/gpt2-xl"}
+    whisper = ids(bundled_engine.similar("openai/whisper-large-v2", k=6))
+    assert set(whisper[:5]) <= {f"openai/whisper-{s}" for s in ("large", "small", "base", "tiny", "medium", "large-v3")}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from hfmrs.features import lexical_text
 from hfmrs.recommenders.base import Recommender
 from hfmrs.store.base import BM25, Filters, Hit, PointData, SparseVector
 
@@ -36,5 +37,5 @@ class Bm25Recommender(Recommender):
     description = "BM25 over the text soups (Qdrant sparse vectors with the IDF modifier)."
 
     def similar(self, query: PointData, k: int, filters: Filters) -> list[Hit]:
-        vector = bm25_query(query.payload.get("soup") or "")
+        vector = bm25_query(lexical_text(query.payload.get("soup") or "", query.payload.get("author")))
         return [] if vector is None else self.store.search(BM25, vector, k, filters)

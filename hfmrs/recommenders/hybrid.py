@@ -20,6 +20,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from hfmrs.features import lexical_text
 from hfmrs.recommenders.base import Recommender
 from hfmrs.recommenders.bm25 import bm25_query
 from hfmrs.settings import Settings
@@ -75,7 +76,7 @@ class HybridRecommender(Recommender):
         sources: list[tuple[str, Vector | None]] = [
             (TEXT, query.vectors.get(TEXT)),
             (GNN, query.vectors.get(GNN)),  # absent for a model added after training
-            (BM25, bm25_query(query.payload.get("soup") or "")),
+            (BM25, bm25_query(lexical_text(query.payload.get("soup") or "", query.payload.get("author")))),
         ]
         prefetches = [(name, vec, limit) for name, vec in sources if vec is not None]
         weights = [w for (_, vec), w in zip(sources, self.weights, strict=True) if vec is not None]
