@@ -11,7 +11,7 @@ from enum import Enum, StrEnum
 from typing import Annotated, Any, Literal
 
 import httpx
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -123,27 +123,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _filters(
-    pipeline_tag: str | None = None,
-    library: str | None = None,
-    license: str | None = None,
-    author: str | None = None,
-    min_downloads: int | None = None,
-    cluster: int | None = None,
-    fits_in_gb: float | None = None,
-    dtype: str = "fp16",
-) -> Filters:
-    return Filters(
-        max_params_billions=None if fits_in_gb is None else params_limit_for_memory(fits_in_gb, dtype),  # type: ignore[arg-type]
-        pipeline_tag=pipeline_tag,
-        library=library,
-        license=license,
-        author=author,
-        min_downloads=min_downloads,
-        cluster=cluster,
-    )
-
-
 FilterTag = Annotated[str | None, Query(max_length=200, description="Only models with this pipeline tag (task).")]
 FilterLibrary = Annotated[str | None, Query(max_length=200, description="Only models of this library.")]
 FilterLicense = Annotated[str | None, Query(max_length=200, description="Only models under this license.")]
@@ -160,6 +139,31 @@ Dtype = Annotated[
     Literal["fp16", "int8"], Query(description="Precision for fits_in_gb: 2 bytes/parameter at fp16, 1 at int8.")
 ]
 K = Annotated[int, Query(ge=1, le=K_MAX, description=f"Number of results (1-{K_MAX}).")]
+
+
+def filter_query(
+    pipeline_tag: FilterTag = None,
+    library: FilterLibrary = None,
+    license: FilterLicense = None,
+    author: FilterAuthor = None,
+    min_downloads: MinDownloads = None,
+    cluster: ClusterParam = None,
+    fits_in_gb: FitsIn = None,
+    dtype: Dtype = "fp16",
+) -> Filters:
+    """The filter query parameters every listing route takes, as one dependency."""
+    return Filters(
+        pipeline_tag=pipeline_tag,
+        library=library,
+        license=license,
+        author=author,
+        min_downloads=min_downloads,
+        cluster=cluster,
+        max_params_billions=None if fits_in_gb is None else params_limit_for_memory(fits_in_gb, dtype),
+    )
+
+
+FilterParams = Annotated[Filters, Depends(filter_query)]
 MAP_LIMIT = 20_000  # points per /v1/map answer: enough for a WebGL scatter, small enough for one response
 
 
@@ -201,19 +205,12 @@ def create_app(
     @v1.get("/models/{model_id:path}/similar", response_model=SimilarResponse, summary="Models similar to a model")
     async def similar(
         model_id: str,
+        filters: FilterParams,
         k: K = 10,
         method: Annotated[
             str | None, Query(max_length=50, description="Method (GET /v1/methods); default: the best.")
         ] = None,
         sort: Annotated[Sort, Query(description="Order of the top k.")] = SCORE,
-        pipeline_tag: FilterTag = None,
-        library: FilterLibrary = None,
-        license: FilterLicense = None,
-        author: FilterAuthor = None,
-        min_downloads: MinDownloads = None,
-        cluster: ClusterParam = None,
-        fits_in_gb: FitsIn = None,
-        dtype: Dtype = "fp16",
         diversity: Annotated[
             float | None,
             Query(ge=0, le=1, description="MMR λ: 1 = the method's ranking, lower = more varied results; unset = off."),
@@ -223,7 +220,6 @@ def create_app(
         ] = None,
     ) -> Any:
         model_id_checked(model_id)
-        filters = _filters(pipeline_tag, library, license, author, min_downloads, cluster, fits_in_gb, dtype)
         with live.acquire() as engine:
             result = engine.similar(
                 model_id,
@@ -256,20 +252,12 @@ def create_app(
     @v1.get("/search", response_model=SearchResponse, summary="Free-text search: describe the model you need")
     def search(
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="What you need, in words.")],
+        filters: FilterParams,
         k: K = 10,
         sort: Annotated[Sort, Query()] = SCORE,
-        pipeline_tag: FilterTag = None,
-        library: FilterLibrary = None,
-        license: FilterLicense = None,
-        author: FilterAuthor = None,
-        min_downloads: MinDownloads = None,
-        cluster: ClusterParam = None,
-        fits_in_gb: FitsIn = None,
-        dtype: Dtype = "fp16",
     ) -> dict[str, Any]:
         if not q.strip():
             raise ApiError(422, "invalid_parameter", "q is blank")
-        filters = _filters(pipeline_tag, library, license, author, min_downloads, cluster, fits_in_gb, dtype)
         with live.acquire() as engine:
             check_encoder(engine, embedder)
             vector = embedder.embed([q])[0]
