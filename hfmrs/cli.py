@@ -165,19 +165,15 @@ def methods() -> None:
         engine.close()
 
 
-def _register_commands() -> None:
-    """Commands that live beside the code they run (training, evaluation, live ingest, services)."""
-    import importlib
+# Commands that live beside the code they run (training, evaluation, live ingest, services); imported
+# last because they register on `app`.
+from hfmrs import services_cli  # noqa: E402
+from hfmrs.evaluation import cli as evaluation_cli  # noqa: E402
+from hfmrs.hub import cli as hub_cli  # noqa: E402
+from hfmrs.training import cli as training_cli  # noqa: E402
 
-    for module in ("hfmrs.training.cli", "hfmrs.evaluation.cli", "hfmrs.hub.cli", "hfmrs.services_cli"):
-        try:
-            importlib.import_module(module).register(app)
-        except ModuleNotFoundError as error:
-            if error.name is None or not module.startswith(error.name):
-                raise  # a real missing dependency inside the module, not the module itself
-
-
-_register_commands()
+for _module in (training_cli, evaluation_cli, hub_cli, services_cli):
+    _module.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
