@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hfmrs.features import lexical_text
+from hfmrs.ranking import score_key
 from hfmrs.recommenders.base import Recommender
 from hfmrs.recommenders.bm25 import bm25_query
 from hfmrs.settings import Settings
@@ -87,5 +88,5 @@ class HybridRecommender(Recommender):
             Hit(h.model_id, h.score + popularity_bonus(h.payload.get("downloads"), self.prior, self.rrf_k), h.payload)
             for h in fused
         ]
-        hits.sort(key=lambda h: (-h.score, -(h.payload.get("downloads") or 0), h.model_id))
+        hits.sort(key=score_key)  # the engine's tie-break, so truncating to k keeps the same ties
         return hits[:k]
