@@ -338,23 +338,19 @@ def synthetic_catalog(
 
 
 class PrecomputedEncoder:
-    """An :class:`hfmrs.embedding.Encoder` that looks vectors up instead of running a model.
+    """An :class:`hfmrs.embedding.Encoder` for synthetic builds whose vectors are all in the vector cache.
 
-    Lets ``hfmrs.pipeline.build`` write synthetic catalogs at 1M rows with the vectors above; the
-    "embeddings" stage then measures the cache and bookkeeping cost only, never a model.
+    ``synthetic_build`` writes the synthetic vectors as this encoder's vector-cache file first (the
+    same path as the vectors shipped for the bundled catalog), so the build embeds nothing and its
+    "embeddings" stage measures loading the cache; a call to :meth:`encode` means a soup was missed.
     """
 
-    def __init__(self, texts: Sequence[str], vectors: np.ndarray, name: str = "synthetic-minilm@128"):
+    def __init__(self, dim: int, name: str = "synthetic-minilm@128"):
         self.name = name
-        self.dim = int(vectors.shape[1])
-        self._vectors = vectors
-        self._row: dict[str, int] = {}
-        for i, text in enumerate(texts):
-            self._row.setdefault(text, i)  # equal soups share one vector, as with a real encoder
+        self.dim = dim
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        rows = [self._row[t] for t in texts]
-        return self._vectors[rows].astype(np.float32)
+        raise RuntimeError(f"{len(texts)} soups are missing from the synthetic vector cache")
 
 
 def free_port() -> int:
@@ -384,15 +380,22 @@ def synthetic_build(
     Returns (BuildResult, extra timings): ``synthesize`` (making the data, not part of a real build)
     and ``build_total`` (the build's wall time, which also counts its untimed input hash).
     """
-    from hfmrs.features import soup
+    from hfmrs.embedding import VectorCache
+    from hfmrs.features import soup, soup_hash
     from hfmrs.pipeline import build
     from hfmrs.settings import Settings
 
     sw = Stopwatch()
     with sw("synthesize"):
         records, vectors = synthetic_catalog(n, real_limit=real_limit)
-        encoder = PrecomputedEncoder([soup(r) for r in records], vectors)
+        encoder = PrecomputedEncoder(int(vectors.shape[1]))
+        # The vectors become the encoder's cache file under HFMRS_HOME (as shipped vectors would be).
+        cache = VectorCache(encoder.name, home / "cache" / "vectors")
+        cache.put_many([soup_hash(soup(r)) for r in records], vectors)
+        cache.save()
+        del cache, vectors
         catalog = Catalog(records)
+        del records
     # No shipped vector cache: the synthetic encoder's name never matches it anyway, and reading the
     # 17k shipped vectors would only add noise to the "embeddings" stage.
     settings = Settings(home=home, vector_cache=home / "no-shipped-vectors", _env_file=None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -149,14 +149,17 @@ class VectorCache:
     """Vectors by soup hash for one encoder: a read-only bundled file plus a writable one.
 
     Files are ``<encoder name>.npz`` with ``hashes`` (unicode) and ``vectors`` (float16) arrays, read
-    with ``allow_pickle=False``.
+    with ``allow_pickle=False``.  Vectors stay in the float16 blocks they were read or embedded in; a
+    hash maps to (block, row) packed in one int, so a 1M-vector cache costs its 768 MB of float16 plus
+    ~100 bytes a hash, never a per-vector numpy object or a concatenated copy.
     """
 
     def __init__(self, encoder_name: str, writable_dir: Path, readonly_dirs: Sequence[Path] = ()):
         self.encoder_name = encoder_name
         filename = re.sub(r"[^A-Za-z0-9.@-]+", "-", encoder_name) + ".npz"
         self.path = writable_dir / filename
-        self._vectors: dict[str, np.ndarray] = {}
+        self._where: dict[str, int] = {}  # hash -> block << 32 | row
+        self._blocks: list[np.ndarray] = []
         for directory in [*readonly_dirs, writable_dir]:
             self._read(directory / filename)
         self._dirty = False
@@ -170,31 +173,64 @@ class VectorCache:
         except (OSError, ValueError, KeyError) as err:
             log.warning("ignoring unreadable vector cache %s: %s", path, err)
             return
-        self._vectors.update(zip(hashes.tolist(), vectors, strict=True))
+        if len(hashes) != len(vectors):
+            log.warning("ignoring vector cache %s: %d hashes for %d vectors", path, len(hashes), len(vectors))
+            return
+        self._append(hashes.tolist(), vectors)
         log.info("vector cache %s: %d vectors", path, len(hashes))
 
+    def _append(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        block = len(self._blocks) << 32
+        self._blocks.append(np.ascontiguousarray(vectors, dtype=np.float16))
+        for row, h in enumerate(hashes):
+            self._where[h] = block | row
+
     def __len__(self) -> int:
-        return len(self._vectors)
+        return len(self._where)
+
+    def __contains__(self, soup_hash: object) -> bool:
+        return soup_hash in self._where
+
+    @property
+    def dim(self) -> int | None:
+        return int(self._blocks[0].shape[1]) if self._blocks else None
+
+    def missing(self, hashes: Iterable[str]) -> list[str]:
+        """The distinct hashes the cache has no vector for, in first-seen order."""
+        return [h for h in dict.fromkeys(hashes) if h not in self._where]
+
+    def vectors(self, hashes: Sequence[str], dtype: type = np.float32) -> np.ndarray:
+        """Rows for ``hashes`` (every one must be cached), in order, as ``dtype``."""
+        codes = np.fromiter((self._where[h] for h in hashes), dtype=np.int64, count=len(hashes))
+        out = np.empty((len(hashes), self.dim or 0), dtype=dtype)
+        blocks, rows = codes >> 32, codes & 0xFFFFFFFF
+        for block in np.unique(blocks):
+            mask = blocks == block
+            out[mask] = self._blocks[int(block)][rows[mask]]
+        return out
 
     def get_many(self, hashes: Sequence[str]) -> tuple[dict[str, np.ndarray], list[str]]:
         """(found vectors as float32, missing hashes)."""
-        found = {h: self._vectors[h].astype(np.float32) for h in hashes if h in self._vectors}
-        return found, [h for h in hashes if h not in found]
+        present = [h for h in hashes if h in self._where]
+        found = dict(zip(present, self.vectors(present), strict=True)) if present else {}
+        return found, [h for h in hashes if h not in self._where]
 
     def put_many(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
-        for h, v in zip(hashes, vectors, strict=True):
-            self._vectors[h] = v.astype(np.float16)
-        self._dirty = self._dirty or bool(len(hashes))
+        if len(hashes) != len(vectors):
+            raise ValueError(f"{len(hashes)} hashes for {len(vectors)} vectors")
+        if len(hashes):
+            self._append(list(hashes), np.asarray(vectors))
+            self._dirty = True
 
     def save(self, keep: set[str] | None = None) -> Path:
-        """Write the cache (only ``keep`` hashes if given), atomically."""
-        items = [(h, v) for h, v in self._vectors.items() if keep is None or h in keep]
+        """Write the cache (only ``keep`` hashes if given), atomically.  Uncompressed: float16
+        embeddings hardly compress, and at 1M vectors zlib would add minutes to every build."""
+        hashes = [h for h in self._where if keep is None or h in keep]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp.npz")
-        hashes = np.array([h for h, _ in items], dtype="U32")
-        dim = items[0][1].shape[0] if items else 0
-        vectors = np.stack([v for _, v in items]) if items else np.zeros((0, dim), np.float16)
-        np.savez_compressed(tmp, hashes=hashes, vectors=vectors)
+        dim = self.dim or 0
+        vectors = self.vectors(hashes, np.float16) if hashes else np.zeros((0, dim), np.float16)
+        np.savez(tmp, hashes=np.array(hashes, dtype="U32"), vectors=vectors)
         os.replace(tmp, self.path)
         self._dirty = False
         return self.path

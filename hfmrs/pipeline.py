@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from hfmrs.catalog import Catalog, ModelRecord, load_catalog, snapshot_files
-from hfmrs.embedding import Encoder, VectorCache, embed_with_cache
+from hfmrs.embedding import Encoder, VectorCache
 from hfmrs.features import FEATURE_VERSION, lexical_text, soup, soup_hash, sparse_tokens, tokens
 from hfmrs.settings import Settings
 from hfmrs.store.base import (
@@ -35,11 +35,12 @@ from hfmrs.store.base import (
     SparseVector,
     VectorSpec,
 )
-from hfmrs.store.builds import Builds, open_builds
+from hfmrs.store.builds import ID_INDEX_DIR, Builds, open_builds
 
 log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 1000
+EMBED_CHUNK = 65_536  # texts per encoder call: bounds the text and vector scratch memory
 GNN_DIM = 128  # size of the `gnn` named vector, declared up front so every build can hold it
 LEXICAL_VERSION = "2"  # the BM25 document recipe (features.lexical_text), part of the input hash
 
@@ -92,11 +93,12 @@ class StageTimer:
         log.info("stage %s done in %.2fs", name, self.timings[name])
 
 
-def _bm25_vectors(texts: Sequence[str]) -> list[SparseVector]:
+def bm25_documents(texts: Sequence[str], avg_len: float) -> list[SparseVector]:
+    """BM25 term-frequency weights of documents (IDF is applied by Qdrant's modifier at query time).
+    ``avg_len`` is the mean word count over the whole catalog, so a chunk is weighted as the whole."""
     import qdrant_edge as qe
 
-    lengths = [len(t.split()) for t in texts]
-    model = qe.Bm25(qe.Bm25Config(avg_len=float(np.mean(lengths)) if lengths else 1.0))
+    model = qe.Bm25(qe.Bm25Config(avg_len=avg_len))
     out = []
     for text in texts:
         vec = model.embed_document(text)
@@ -106,32 +108,34 @@ def _bm25_vectors(texts: Sequence[str]) -> list[SparseVector]:
 
 def write_points(
     store: ModelStore,
-    catalog: Catalog,
-    vectors: dict[str, np.ndarray],
-    soups: dict[str, str],
-    token_lists: dict[str, list[str]],
+    records: Sequence[ModelRecord],
+    hashes: Sequence[str],
+    cache: VectorCache,
     encoder_name: str,
+    avg_len: float,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Upsert every model with payload, `text`, `tokens` and `bm25` vectors, in batches."""
-    records = list(catalog)
-    bm25 = _bm25_vectors([lexical_text(soups[r.id], r.author) for r in records])
+    """Upsert every model with payload, `text`, `tokens` and `bm25` vectors, in batches.
+
+    Streams: soups, tokens and BM25 weights are made per batch and dropped after it, so memory
+    holds the catalog and the vectors, never every model's features at once (1M models fit in < 6 GB).
+    """
     for start in range(0, len(records), UPSERT_BATCH):
+        chunk = records[start : start + UPSERT_BATCH]
+        dense = cache.vectors(hashes[start : start + UPSERT_BATCH])
+        soups = [soup(r) for r in chunk]
+        bm25 = bm25_documents([lexical_text(t, r.author) for t, r in zip(soups, chunk, strict=True)], avg_len)
         batch = []
-        for offset, record in enumerate(records[start : start + UPSERT_BATCH]):
-            text = soups[record.id]
-            payload = record_payload(record, text, token_lists[record.id])
+        for offset, (record, text) in enumerate(zip(chunk, soups, strict=True)):
+            token_list = tokens(record)
+            payload = record_payload(record, text, token_list)
             payload["text_encoder"] = encoder_name
-            indices, values = sparse_tokens(token_lists[record.id])
+            indices, values = sparse_tokens(token_list)
             batch.append(
                 PointData(
                     id=record.id,
                     payload=payload,
-                    vectors={
-                        TEXT: vectors[payload["soup_hash"]].tolist(),
-                        TOKENS: SparseVector(indices, values),
-                        BM25: bm25[start + offset],
-                    },
+                    vectors={TEXT: dense[offset].tolist(), TOKENS: SparseVector(indices, values), BM25: bm25[offset]},
                 )
             )
         store.upsert(batch)
@@ -139,15 +143,28 @@ def write_points(
             progress(len(batch))
 
 
-def write_id_index(path: Path, catalog: Catalog) -> None:
-    """ids, aliases and popularity for fast start-up and autocomplete (no scroll over Qdrant needed)."""
-    rows = [
-        {"id": r.id, "aliases": r.aliases, "downloads": r.downloads, "pipeline_tag": r.pipeline_tag}
-        for r in sorted(catalog, key=lambda r: r.id)
-    ]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rows, separators=(",", ":")))
-    tmp.replace(path)
+def embed_missing(
+    encoder: Encoder,
+    records: Sequence[ModelRecord],
+    hashes: Sequence[str],
+    cache: VectorCache,
+    show_progress: bool = False,
+    chunk: int = EMBED_CHUNK,
+) -> int:
+    """Embed the soups the cache lacks, ``chunk`` texts at a time (bounded memory); returns how many."""
+    wanted = set(cache.missing(hashes))
+    total = len(wanted)
+    pending: dict[str, str] = {}
+    for record, h in zip(records, hashes, strict=True):
+        if h in wanted and h not in pending:
+            pending[h] = soup(record)
+            if len(pending) == chunk:
+                cache.put_many(list(pending), encoder.encode(list(pending.values()), show_progress=show_progress))
+                wanted.difference_update(pending)
+                pending = {}
+    if pending:
+        cache.put_many(list(pending), encoder.encode(list(pending.values()), show_progress=show_progress))
+    return total
 
 
 def build(
@@ -195,29 +212,38 @@ def build(
         if transform is not None:
             catalog = transform(catalog)
     with timer.stage("features"):
-        soups = {r.id: soup(r) for r in catalog}
-        token_lists = {r.id: tokens(r) for r in catalog}
-        by_hash = {soup_hash(t): t for t in soups.values()}
+        # One pass for what must be known up front: each soup's hash (vector key) and the mean BM25
+        # document length.  The features themselves are remade per batch while writing.
+        records = list(catalog)
+        hashes: list[str] = []
+        lengths = np.zeros(len(records), dtype=np.float64)
+        for i, record in enumerate(records):
+            text = soup(record)
+            hashes.append(soup_hash(text))
+            lengths[i] = len(lexical_text(text, record.author).split())
+        avg_len = float(lengths.mean()) if len(records) else 1.0
     with timer.stage("embeddings"):
         cache = VectorCache(encoder.name, settings.home / "cache" / "vectors", [settings.vector_cache])
-        vectors, embedded = embed_with_cache(encoder, by_hash, cache, show_progress=show_progress)
+        embedded = embed_missing(encoder, records, hashes, cache, show_progress=show_progress)
         if embedded:
             cache.save()
-        log.info("embedded %d new soups, %d from cache", embedded, len(by_hash) - embedded)
+        log.info("embedded %d new soups, %d from cache", embedded, len(set(hashes)) - embedded)
     # The dimension comes from the vectors themselves: a fully cached build never loads the encoder.
-    dim = len(next(iter(vectors.values()))) if vectors else encoder.dim
+    dim = cache.dim or encoder.dim
     store = builds.create(build_id, [VectorSpec(TEXT, dim), VectorSpec(GNN, GNN_DIM)], [TOKENS, BM25])
     try:
         with timer.stage("qdrant upsert"), Progress(disable=not show_progress, transient=True) as bar:
-            task = bar.add_task("writing points", total=len(catalog))
-            write_points(store, catalog, vectors, soups, token_lists, encoder.name, lambda n: bar.advance(task, n))
+            task = bar.add_task("writing points", total=len(records))
+            progress = lambda n: bar.advance(task, n)  # noqa: E731
+            write_points(store, records, hashes, cache, encoder.name, avg_len, progress)
+        del cache  # the vectors are in Qdrant now
         training: dict[str, Any] = {}
         if trainer is not None:
             with timer.stage("train"):
                 training = trainer(store, catalog, builds.artifact_dir(build_id))
         with timer.stage("qdrant index"):
             store.optimize()
-        write_id_index(builds.artifact_dir(build_id) / "ids.json", catalog)
+        catalog.ids.save(builds.artifact_dir(build_id) / ID_INDEX_DIR)  # for start-up and autocomplete
     except BaseException:
         store.close()
         builds.discard(build_id)  # the serving build is untouched

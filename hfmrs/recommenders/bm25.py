@@ -1,7 +1,7 @@
 """`bm25`: lexical ranking of the soups with BM25, as Qdrant sparse vectors.
 
 Documents were embedded at build time with term-frequency weights (``Bm25Config(avg_len=mean soup
-length)``, :func:`hfmrs.pipeline._bm25_vectors`) and the `bm25` vector carries Qdrant's IDF modifier,
+length)``, :func:`hfmrs.pipeline.bm25_documents`) and the `bm25` vector carries Qdrant's IDF modifier,
 so a query vector of ones over the query soup's tokens scores exactly BM25.  The query side needs no
 statistics: ``embed_query`` gives every unique token weight 1 and shares the documents' tokenizer.
 """
