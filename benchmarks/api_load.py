@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import shutil
@@ -66,8 +65,11 @@ def ensure_home(args: argparse.Namespace, tmp: Path) -> Path:
 
 
 def model_ids(home: Path) -> list[str]:
+    from hfmrs.ids import IdIndex
+    from hfmrs.store.builds import ID_INDEX_DIR
+
     build_id = (home / "CURRENT").read_text().strip()
-    return [r["id"] for r in json.loads((home / "builds" / build_id / "ids.json").read_text())]
+    return list(IdIndex.load(home / "builds" / build_id / ID_INDEX_DIR))
 
 
 def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:

@@ -95,7 +95,7 @@ def startup_worker(home: Path) -> dict[str, Any]:
     mark = time.perf_counter()
     engine = Engine.open(settings)
     out["engine_open_s"] = round(time.perf_counter() - mark, 3)
-    model_id = max(engine.ids.downloads, key=engine.ids.downloads.get)
+    model_id = engine.ids.most_downloaded(1)[0]
     mark = time.perf_counter()
     engine.similar(model_id, k=10)
     out["first_similar_s"] = round(time.perf_counter() - mark, 4)

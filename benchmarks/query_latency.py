@@ -24,7 +24,6 @@ Smoke:  .venv/bin/python benchmarks/query_latency.py --smoke
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import sys
@@ -86,11 +85,8 @@ def open_or_build(args: argparse.Namespace, tmp: Path) -> tuple[Any, dict[str, A
 
 
 def id_tags(engine: Any) -> dict[str, str | None]:
-    """model id -> pipeline_tag, from the build's id index file (no scroll over Qdrant)."""
-    from hfmrs.store.builds import open_builds
-
-    path = open_builds(engine.settings).artifact_dir(engine.build_id) / "ids.json"
-    return {r["id"]: r.get("pipeline_tag") for r in json.loads(path.read_text())}
+    """model id -> pipeline_tag, read from the store's payloads (two fields, in batches)."""
+    return {p.id: p.payload.get("pipeline_tag") for p in engine.store.scroll(fields=["pipeline_tag"])}
 
 
 def engine_bench(engine: Any, args: argparse.Namespace) -> dict[str, Any]:

@@ -136,7 +136,7 @@ def hfmrs_requests(n: int, queries: int, home: Path, real_limit: int | None = No
     _, extra = synthetic_build(home, n, real_limit=real_limit)
     engine = Engine.open(Settings(home=home, vector_cache=home / "no-shipped-vectors", _env_file=None))
     try:
-        ids = sorted(engine.ids.downloads)
+        ids = list(engine.ids)
         rng = random.Random(seed)
         sample = [rng.choice(ids) for _ in range(queries)]
         out: dict[str, Any] = {"build_s": extra["build_total"]}

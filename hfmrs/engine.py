@@ -7,20 +7,19 @@ Frontends only parse input and format output.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hfmrs.diversity import diversify
-from hfmrs.explain import why
+from hfmrs.explain import Explainer
 from hfmrs.ids import IdIndex, UnknownModelError
 from hfmrs.ranking import order
 from hfmrs.recommenders import Recommender, make_recommenders
 from hfmrs.settings import Settings
 from hfmrs.store.base import TEXT, Filters, Hit, ModelStore
-from hfmrs.store.builds import Builds, NoBuildError, open_builds
+from hfmrs.store.builds import ID_INDEX_DIR, Builds, NoBuildError, open_builds
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class Engine:
     def autocomplete(self, prefix: str, limit: int = 10) -> list[dict[str, Any]]:
         if not 1 <= limit <= K_MAX:
             raise ValueError(f"limit must be from 1 to {K_MAX}, got {limit}")
-        return [{"id": m, "downloads": self.ids.downloads.get(m, 0)} for m in self.ids.prefix(prefix, limit)]
+        return [{"id": m, "downloads": self.ids.downloads_of(m)} for m in self.ids.prefix(prefix, limit)]
 
     # -- recommendations ---------------------------------------------------------------------------
     def similar(
@@ -163,7 +162,8 @@ class Engine:
                 vectors = {p.id: p.vectors.get(TEXT) for p in points}
             picked = diversify(ranked, k, diversity, per_author, vectors)
             ordered = picked if sort == "score" and diversity is not None else order(picked, sort)
-        return Similar(canonical, method, [self._recommendation(h, query.payload) for h in ordered])
+        explain = Explainer(query.payload)
+        return Similar(canonical, method, [self._recommendation(h, explain) for h in ordered])
 
     def search_vector(
         self, vector: list[float], k: int = 10, sort: str = "score", filters: Filters | None = None
@@ -171,9 +171,9 @@ class Engine:
         """Models nearest to a free-text query's embedding (the vector comes from the embedder)."""
         validate(k, sort, ["cosine"], "cosine")
         hits = self.store.search("text", vector, k, filters)
-        return [self._recommendation(h, {}) for h in order(hits, sort)]
+        return [self._recommendation(h, None) for h in order(hits, sort)]
 
-    def _recommendation(self, hit: Hit, query_payload: dict[str, Any]) -> Recommendation:
+    def _recommendation(self, hit: Hit, explain: Explainer | None) -> Recommendation:
         p = hit.payload
         return Recommendation(
             id=hit.model_id,
@@ -183,15 +183,14 @@ class Engine:
             pipeline_tag=p.get("pipeline_tag"),
             library=p.get("library"),
             last_modified=p.get("last_modified"),
-            why=why(query_payload, p) if query_payload else [],
+            why=explain(p) if explain is not None else [],
         )
 
 
 def load_id_index(builds: Builds, build_id: str, store: ModelStore) -> IdIndex:
-    """The build's id index file when this machine has it, else read from the store's payloads."""
-    path = builds.artifact_dir(build_id) / "ids.json"
-    if path.exists():
-        rows = json.loads(path.read_text())
-    else:
-        rows = [p.payload for p in store.scroll(fields=["id", "aliases", "downloads"])]
+    """The build's memory-mapped id index when this machine has it, else one made from the payloads."""
+    path = builds.artifact_dir(build_id) / ID_INDEX_DIR
+    if (path / "ids.npy").exists():
+        return IdIndex.load(path)
+    rows = [p.payload for p in store.scroll(fields=["id", "aliases", "downloads"])]
     return IdIndex({r["id"]: r.get("aliases") or [] for r in rows}, {r["id"]: r.get("downloads") or 0 for r in rows})

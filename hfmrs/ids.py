@@ -1,14 +1,19 @@
 """Resolving model ids: canonical ids, legacy aliases, case slips, "did you mean" and prefixes.
 
 Shared by the catalog (at build time) and the engine (at serving time, from the build's id index),
-so an id resolves the same way everywhere.
+so an id resolves the same way everywhere.  The index is a handful of sorted numpy arrays saved as
+``.npy`` files and memory-mapped when served: opening it costs nothing at any catalog size, and
+look-ups are binary searches (a 1M-model recommender starts in seconds, not minutes).
 """
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterable, Mapping
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 
@@ -25,33 +30,112 @@ class UnknownModelError(KeyError):
         return f"unknown model id {self.model_id!r}{hint}"
 
 
+_ARRAYS = (
+    "ids",  # canonical ids, sorted (UTF-8 bytes); a row number is an index into this
+    "downloads",  # int64 per row
+    "exact",  # every id and alias, sorted
+    "exact_row",
+    "lower",  # every id and alias lower-cased, sorted; ids before aliases, then most downloaded
+    "lower_name",  # the name as written, in `lower` order (what suggestions show)
+    "lower_row",
+    "tail",  # the lower-cased name part after "owner/" of each canonical id, sorted
+    "tail_row",
+    "popular",  # rows by downloads, most first (then id)
+)
+
+
+def _bytes_array(names: list[str]) -> np.ndarray:
+    encoded = [n.encode("utf-8", "surrogatepass") for n in names]
+    width = max((len(b) for b in encoded), default=1) or 1
+    return np.array(encoded, dtype=f"S{width}")
+
+
+def _key(text: str, array: np.ndarray) -> bytes | None:
+    """``text`` as a key comparable with ``array``'s items, or None when it cannot match any: numpy
+    pads fixed-width bytes with NULs (so an id with a NUL would match its prefix) and truncates longer
+    values."""
+    if "\x00" in text:
+        return None
+    key = text.encode("utf-8", "surrogatepass")
+    return key if len(key) <= array.dtype.itemsize else None
+
+
 class IdIndex:
     """Canonical ids with their aliases and download counts (popularity orders suggestions)."""
 
     def __init__(self, aliases: Mapping[str, Iterable[str]], downloads: Mapping[str, int]):
-        self.downloads = dict(downloads)
-        self._ids = set(aliases)
-        self._alias_to_id: dict[str, str] = {}
-        self._lower_to_id: dict[str, str] = {}
-        for model_id, names in aliases.items():
-            self._lower_to_id.setdefault(model_id.lower(), model_id)
-            for alias in names:
-                self._alias_to_id[alias] = model_id
-                self._lower_to_id.setdefault(alias.lower(), model_id)
-        self._names = sorted(self._ids | set(self._alias_to_id))
-        self._lower_sorted = sorted((n.lower(), n) for n in self._names)
+        ids = sorted(aliases)
+        row_of = {m: i for i, m in enumerate(ids)}
+        counts = np.array([int(downloads.get(m) or 0) for m in ids], dtype=np.int64)
+        # (name, kind, row): kind 0 = the canonical id itself, 1 = an alias of that row.
+        entries = [(m, 0, i) for i, m in enumerate(ids)]
+        entries += [(a, 1, row_of[m]) for m in ids for a in dict.fromkeys(aliases[m]) if a != m]
+        exact = sorted(entries, key=lambda e: (e[0], e[1], -counts[e[2]], ids[e[2]]))
+        lower = sorted(entries, key=lambda e: (e[0].lower(), e[1], -counts[e[2]], ids[e[2]]))
+        tails = sorted((m.lower().split("/", 1)[1], i) for i, m in enumerate(ids) if "/" in m)
+        arrays = {
+            "ids": _bytes_array(ids),
+            "downloads": counts,
+            "exact": _bytes_array([e[0] for e in exact]),
+            "exact_row": np.array([e[2] for e in exact], dtype=np.int32),
+            "lower": _bytes_array([e[0].lower() for e in lower]),
+            "lower_name": _bytes_array([e[0] for e in lower]),
+            "lower_row": np.array([e[2] for e in lower], dtype=np.int32),
+            "tail": _bytes_array([t for t, _ in tails]),
+            "tail_row": np.array([i for _, i in tails], dtype=np.int32),
+            "popular": np.lexsort((np.arange(len(ids)), -counts)).astype(np.int32),
+        }
+        self._set(arrays)
 
+    def _set(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self._a = dict(arrays)
+        self._names: list[str] | None = None  # decoded `lower_name`, made on the first suggest()
+
+    # -- files -------------------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write the arrays to ``directory`` (replaced atomically)."""
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in _ARRAYS:
+            np.save(tmp / f"{name}.npy", self._a[name], allow_pickle=False)
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> IdIndex:
+        """Memory-map a saved index: no parsing, no sorting, pages are read on demand."""
+        index = cls.__new__(cls)
+        index._set({n: np.load(directory / f"{n}.npy", mmap_mode="r", allow_pickle=False) for n in _ARRAYS})
+        return index
+
+    # -- look-ups ----------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._a["ids"])
+
+    def __iter__(self) -> Iterator[str]:
+        """Canonical ids, sorted."""
+        return (b.decode("utf-8", "surrogatepass") for b in self._a["ids"])
+
+    def _id(self, row: int) -> str:
+        return bytes(self._a["ids"][row]).decode("utf-8", "surrogatepass")
+
+    def _lookup(self, text: str, keys: str, rows: str) -> int | None:
+        array = self._a[keys]
+        key = _key(text, array)
+        if key is None or not len(array):
+            return None
+        i = int(np.searchsorted(array, key))
+        return int(self._a[rows][i]) if i < len(array) and array[i] == key else None
 
     def find(self, model_id: str) -> str | None:
         """Canonical id for an id or alias (exact first, then case-insensitive), or None."""
         model_id = model_id.strip().strip("/")
-        if model_id in self._ids:
-            return model_id
-        if model_id in self._alias_to_id:
-            return self._alias_to_id[model_id]
-        return self._lower_to_id.get(model_id.lower())
+        row = self._lookup(model_id, "exact", "exact_row")
+        if row is None:
+            row = self._lookup(model_id.lower(), "lower", "lower_row")
+        return None if row is None else self._id(row)
 
     def resolve(self, model_id: str) -> str:
         found = self.find(model_id)
@@ -59,27 +143,56 @@ class IdIndex:
             raise UnknownModelError(model_id, self.suggest(model_id))
         return found
 
+    def downloads_of(self, model_id: str) -> int:
+        row = self._row(model_id)
+        return 0 if row is None else int(self._a["downloads"][row])
+
+    def _row(self, model_id: str) -> int | None:
+        array = self._a["ids"]
+        key = _key(model_id, array)
+        if key is None or not len(array):
+            return None
+        i = int(np.searchsorted(array, key))
+        return i if i < len(array) and array[i] == key else None
+
+    def most_downloaded(self, limit: int) -> list[str]:
+        return [self._id(int(r)) for r in self._a["popular"][:limit]]
+
     def suggest(self, model_id: str, limit: int = 5) -> list[str]:
         """The ``limit`` closest ids and aliases (best match, then most downloaded, then by name)."""
-        if not model_id.strip():
+        if not model_id.strip() or not len(self):
             return []
+        if self._names is None:  # decoded once; ~1 s and ~100 MB at 1M names, only on this error path
+            self._names = [b.decode("utf-8", "surrogatepass") for b in self._a["lower_name"].tolist()]
         matches = process.extract(model_id, self._names, scorer=fuzz.WRatio, limit=limit * 3, processor=str.lower)
-        ranked = sorted(matches, key=lambda m: (-round(m[1], 3), -self.downloads.get(self.find(m[0]) or m[0], 0), m[0]))
+        counts, rows = self._a["downloads"], self._a["lower_row"]
+        ranked = sorted(matches, key=lambda m: (-round(m[1], 3), -int(counts[rows[m[2]]]), m[0]))
         return [name for name, _score, _idx in ranked[:limit]]
 
     def prefix(self, prefix: str, limit: int = 10) -> list[str]:
         """Canonical ids whose id, name part or alias starts with ``prefix`` (case-insensitive), most
         downloaded first."""
         key = prefix.strip().lower()
-        found: set[str] = set()
         if not key:
-            found = self._ids
-        else:
-            start = bisect.bisect_left(self._lower_sorted, (key, ""))
-            for lower, name in self._lower_sorted[start:]:
-                if not lower.startswith(key):
-                    break
-                found.add(self.find(name) or name)
-            if "/" not in key:  # also match the part after the organisation
-                found.update(m for m in self._ids if m.lower().split("/", 1)[-1].startswith(key))
-        return sorted(found, key=lambda m: (-self.downloads.get(m, 0), m))[:limit]
+            return self.most_downloaded(limit)
+        found = [self._prefix_rows(key, "lower", "lower_row")]
+        if "/" not in key:  # also match the part after the organisation
+            found.append(self._prefix_rows(key, "tail", "tail_row"))
+        rows = np.unique(np.concatenate(found))
+        if not len(rows):
+            return []
+        # Most downloaded first, then by id (rows are in id order, so a stable sort keeps that).
+        best = rows[np.argsort(-self._a["downloads"][rows], kind="stable")][:limit]
+        return [self._id(int(r)) for r in best]
+
+    def _prefix_rows(self, key: str, keys: str, rows: str) -> np.ndarray:
+        array = self._a[keys]
+        if "\x00" in key or not len(array):
+            return np.zeros(0, dtype=np.int32)
+        low = key.encode("utf-8", "surrogatepass")
+        if len(low) > array.dtype.itemsize:
+            return np.zeros(0, dtype=np.int32)
+        start = int(np.searchsorted(array, low, side="left"))
+        # UTF-8 never contains 0xFF, so key + 0xFF sorts after every name that starts with key.
+        end = int(np.searchsorted(array, np.bytes_(low + b"\xff"), side="left"))
+        return np.asarray(self._a[rows][start:end], dtype=np.int32)

@@ -14,7 +14,7 @@ def test_jaccard_function():
 
 
 def test_engine_jaccard_equals_brute_force(engine):
-    payloads = {m: engine.info(m) for m in engine.ids._ids}
+    payloads = {m: engine.info(m) for m in engine.ids}
     for query in payloads:
         mine = set(payloads[query]["tokens"])
         brute = [
@@ -28,7 +28,7 @@ def test_engine_jaccard_equals_brute_force(engine):
 
 
 def test_pairs_are_symmetric(engine):
-    ids = sorted(engine.ids._ids)[:6]
+    ids = list(engine.ids)[:6]
     for a, b in itertools.combinations(ids, 2):
         ta, tb = set(engine.info(a)["tokens"]), set(engine.info(b)["tokens"])
         assert jaccard(ta, tb) == jaccard(tb, ta)

@@ -21,6 +21,8 @@ from hfmrs.store.base import ModelStore, VectorSpec
 
 log = logging.getLogger(__name__)
 
+ID_INDEX_DIR = "id_index"  # a build's memory-mapped id index (hfmrs.ids.IdIndex), in its artifact dir
+
 
 class NoBuildError(RuntimeError):
     """There is no completed build to serve yet (run ``hfmrs build``)."""

@@ -1,0 +1,111 @@
+"""The id index: exact, alias and case-insensitive look-ups, prefixes, suggestions, and its files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hfmrs.ids import IdIndex, UnknownModelError
+
+ALIASES = {
+    "openai-community/gpt2": ["gpt2"],
+    "openai-community/gpt2-medium": ["gpt2-medium"],
+    "distilbert/distilgpt2": ["distilgpt2"],
+    "google-bert/bert-base-uncased": ["bert-base-uncased"],
+    "Acme/GPT2": [],
+    "acme/gpt2-finetuned": [],
+    "vision/vit-base": [],
+    "vision/vit-large": [],
+    "solo": [],
+    "ünï/cödé": [],
+}
+DOWNLOADS = {
+    "openai-community/gpt2": 9_000,
+    "openai-community/gpt2-medium": 500,
+    "distilbert/distilgpt2": 3_000,
+    "google-bert/bert-base-uncased": 8_000,
+    "Acme/GPT2": 5,
+    "acme/gpt2-finetuned": 7,
+    "vision/vit-base": 100,
+    "vision/vit-large": 100,
+    "solo": 1,
+    "ünï/cödé": 2,
+}
+
+
+@pytest.fixture(params=["memory", "loaded"])
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> IdIndex:
+    built = IdIndex(ALIASES, DOWNLOADS)
+    if request.param == "memory":
+        return built
+    built.save(tmp_path / "id_index")
+    return IdIndex.load(tmp_path / "id_index")
+
+
+def test_exact_alias_and_case_insensitive_lookups(index: IdIndex):
+    assert len(index) == len(ALIASES)
+    assert index.find("openai-community/gpt2") == "openai-community/gpt2"
+    assert index.find("gpt2") == "openai-community/gpt2"  # legacy alias
+    assert index.find(" /gpt2/ ") == "openai-community/gpt2"  # stray slashes and spaces
+    assert index.find("DistilGPT2") == "distilbert/distilgpt2"  # alias, another case
+    assert index.find("Acme/GPT2") == "Acme/GPT2"  # exact beats case-insensitive
+    assert index.find("acme/gpt2") == "Acme/GPT2"
+    assert index.find("ÜNÏ/CÖDÉ") == "ünï/cödé"
+    assert index.find("solo") == "solo"
+
+
+@pytest.mark.parametrize("junk", ["gpt2\x00", "\x00", "x" * 500, "gpt", "openai-community/gpt2-", "\ud800", ""])
+def test_unknown_or_malformed_ids_are_not_found(index: IdIndex, junk: str):
+    assert index.find(junk) is None
+
+
+def test_resolve_raises_with_suggestions(index: IdIndex):
+    assert index.resolve("gpt2") == "openai-community/gpt2"
+    with pytest.raises(UnknownModelError) as info:
+        index.resolve("gpt2-mediun")
+    assert info.value.suggestions[0] == "gpt2-medium"
+    assert len(info.value.suggestions) == 5
+    assert index.suggest("   ") == []
+
+
+def test_prefix_matches_ids_aliases_and_name_parts_most_downloaded_first(index: IdIndex):
+    assert index.prefix("gpt2") == [
+        "openai-community/gpt2",  # alias gpt2, 9,000 downloads
+        "openai-community/gpt2-medium",  # alias gpt2-medium
+        "acme/gpt2-finetuned",  # name part
+        "Acme/GPT2",  # name part, case-insensitive
+    ]
+    assert index.prefix("vision/") == ["vision/vit-base", "vision/vit-large"]  # tie: by id
+    assert index.prefix("VISION/VIT-L") == ["vision/vit-large"]
+    assert index.prefix("distil", limit=1) == ["distilbert/distilgpt2"]
+    assert index.prefix("zzz") == []
+    assert index.prefix("a\x00") == []
+    assert index.prefix("") == index.most_downloaded(10)
+    assert index.most_downloaded(3) == [
+        "openai-community/gpt2",
+        "google-bert/bert-base-uncased",
+        "distilbert/distilgpt2",
+    ]
+
+
+def test_downloads_and_iteration(index: IdIndex):
+    assert index.downloads_of("distilbert/distilgpt2") == 3_000
+    assert index.downloads_of("distilgpt2") == 0  # aliases are not rows
+    assert index.downloads_of("nope") == 0
+    assert list(index) == sorted(ALIASES)
+
+
+def test_save_replaces_an_older_index(tmp_path: Path):
+    target = tmp_path / "id_index"
+    IdIndex({"a/old": []}, {"a/old": 1}).save(target)
+    IdIndex(ALIASES, DOWNLOADS).save(target)
+    loaded = IdIndex.load(target)
+    assert loaded.find("a/old") is None and loaded.find("gpt2") == "openai-community/gpt2"
+    assert not (tmp_path / "id_index.tmp").exists()
+
+
+def test_empty_index():
+    index = IdIndex({}, {})
+    assert len(index) == 0 and index.find("gpt2") is None
+    assert index.prefix("g") == [] and index.prefix("") == [] and index.suggest("gpt2") == []
