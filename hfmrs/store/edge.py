@@ -13,6 +13,7 @@ import qdrant_edge as qe
 from hfmrs.store.base import (
     DATETIME_FIELDS,
     FLOAT_FIELDS,
+    HIT_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     Filters,
@@ -41,6 +42,8 @@ _OPEN_LOCK = threading.Lock()
 def _vector(value: Vector) -> Any:
     if isinstance(value, SparseVector):
         return qe.SparseVector(indices=list(value.indices), values=list(value.values))
+    if isinstance(value, list):  # as retrieved from Qdrant: already Python floats
+        return value
     return [float(x) for x in value]
 
 
@@ -48,6 +51,17 @@ def _from_edge_vector(value: Any) -> Vector:
     if isinstance(value, qe.SparseVector):
         return SparseVector(indices=list(value.indices), values=list(value.values))
     return list(value)
+
+
+_HIT_PAYLOAD = list(HIT_FIELDS)
+
+
+def _hits(points: Sequence[Any]) -> list[Hit]:
+    out = []
+    for p in points:
+        payload = p.payload  # each access converts the whole payload to Python: read it once
+        out.append(Hit(model_id=payload["id"], score=float(p.score), payload=payload))
+    return out
 
 
 def edge_filter(filters: Filters | None) -> qe.Filter | None:
@@ -84,16 +98,17 @@ class EdgeStore:
         self._users = 1
 
     @classmethod
-    def create(
-        cls, path: Path, dense: Sequence[VectorSpec], sparse: Sequence[str], on_disk_payload: bool = False
-    ) -> EdgeStore:
+    def create(cls, path: Path, dense: Sequence[VectorSpec], sparse: Sequence[str]) -> EdgeStore:
         path.mkdir(parents=True, exist_ok=True)
         config = qe.EdgeConfig(
             vectors={v.name: qe.EdgeVectorParams(size=v.size, distance=qe.Distance.Cosine) for v in dense},
             sparse_vectors={
                 name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf if name == "bm25" else None) for name in sparse
             },
-            payload_memory=qe.Memory.Cold if on_disk_payload else qe.Memory.Cached,
+            # Payloads memory-mapped without pre-warming: a 1M-model build would otherwise read its
+            # ~5 GB of payloads at every start-up.  Measured at 17.5k: same query latency as Cached
+            # once pages are in the page cache (p50 0.76 vs 0.78 ms with full payload).
+            payload_memory=qe.Memory.Cold,
         )
         shard = qe.EdgeShard.create(str(path), config)
         store = cls(shard, path)
@@ -181,12 +196,10 @@ class EdgeStore:
             limit=limit,
             query=qe.Query.Nearest(_vector(vector), using=using),
             filter=edge_filter(filters),
-            with_payload=True,
+            with_payload=_HIT_PAYLOAD,
             with_vector=False,
         )
-        return [
-            Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in self._shard.query(request)
-        ]
+        return _hits(self._shard.query(request))
 
     def fused_search(
         self,
@@ -206,12 +219,10 @@ class EdgeStore:
             ],
             query=qe.Fusion.Rrf(k=rrf_k, weights=list(weights)),
             filter=flt,
-            with_payload=True,
+            with_payload=_HIT_PAYLOAD,
             with_vector=False,
         )
-        return [
-            Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in self._shard.query(request)
-        ]
+        return _hits(self._shard.query(request))
 
     def jaccard_search(self, tokens: SparseVector, pool: int, limit: int, filters: Filters | None = None) -> list[Hit]:
         shared = qe.Expression.Variable("$score")
@@ -228,12 +239,10 @@ class EdgeStore:
             prefetches=[qe.Prefetch(limit=pool, query=qe.Query.Nearest(_vector(tokens), using="tokens"), filter=flt)],
             query=qe.Formula(qe.Expression.Div(shared, union, by_zero_default=0.0)),
             filter=flt,
-            with_payload=True,
+            with_payload=_HIT_PAYLOAD,
             with_vector=False,
         )
-        return [
-            Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in self._shard.query(request)
-        ]
+        return _hits(self._shard.query(request))
 
     def scroll(
         self, fields: Sequence[str] | None = None, with_vectors: Sequence[str] = (), batch: int = 1000
