@@ -12,47 +12,64 @@ from hfmrs.features import NOISE_TAGS
 MAX_REASONS = 6
 
 
-def _shared(a: list[str] | None, b: list[str] | None) -> list[str]:
-    other = set(b or [])
-    return [x for x in (a or []) if x in other]
+class Explainer:
+    """``why`` for one query against many results: the query's side is prepared once per request
+    (sets, filtered tags), so each result costs a few set look-ups."""
+
+    def __init__(self, query: dict[str, Any]):
+        self.id = query.get("id")
+        self.aliases = {self.id, *(query.get("aliases") or [])}
+        self.bases: list[str] = query.get("base_model_ids") or []
+        self.pipeline_tag = query.get("pipeline_tag")
+        self.architectures: list[str] = query.get("architectures") or []
+        self.model_type = query.get("model_type")
+        self.datasets: list[str] = query.get("datasets") or []
+        self.library = query.get("library")
+        self.languages: list[str] = query.get("languages") or []
+        self.arxiv: list[str] = query.get("arxiv") or []
+        self.author = query.get("author")
+        plain = {self.pipeline_tag, self.library, self.model_type, *self.languages}
+        self.tags = [t for t in query.get("tags") or [] if t not in NOISE_TAGS and ":" not in t and t not in plain]
+
+    def __call__(self, result: dict[str, Any]) -> list[str]:
+        """Reasons, strongest first: lineage, task, architecture, datasets, library, language, tags."""
+        reasons: list[str] = []
+        r_bases = result.get("base_model_ids") or []
+        if r_bases and not self.aliases.isdisjoint(r_bases):
+            reasons.append(f"derived from {self.id}")
+        if self.bases and not {result.get("id"), *(result.get("aliases") or [])}.isdisjoint(self.bases):
+            reasons.append(f"base model of {self.id}")
+        for base in _shared(self.bases, r_bases)[:2]:
+            reasons.append(f"same base model: {base}")
+        if self.pipeline_tag and self.pipeline_tag == result.get("pipeline_tag"):
+            reasons.append(f"same task: {self.pipeline_tag}")
+        if arch := _shared(self.architectures, result.get("architectures")):
+            reasons.append(f"same architecture: {arch[0]}")
+        elif self.model_type and self.model_type == result.get("model_type"):
+            reasons.append(f"same model type: {self.model_type}")
+        if datasets := _shared(self.datasets, result.get("datasets")):
+            reasons.append("shared datasets: " + ", ".join(datasets[:3]))
+        if self.library and self.library == result.get("library"):
+            reasons.append(f"same library: {self.library}")
+        if languages := _shared(self.languages, result.get("languages")):
+            reasons.append("same language: " + ", ".join(languages[:3]))
+        if papers := _shared(self.arxiv, result.get("arxiv")):
+            reasons.append("same paper: arxiv " + ", ".join(papers[:2]))
+        if tags := _shared(self.tags, result.get("tags")):
+            reasons.append("shared tags: " + ", ".join(tags[:3]))
+        if self.author and self.author == result.get("author"):
+            reasons.append(f"same author: {self.author}")
+        return reasons[:MAX_REASONS]
+
+
+def _shared(ours: list[str], theirs: list[str] | None) -> list[str]:
+    """Items of ``ours`` (in our order) that ``theirs`` also has."""
+    if not ours or not theirs:
+        return []
+    other = set(theirs)
+    return [x for x in ours if x in other]
 
 
 def why(query: dict[str, Any], result: dict[str, Any]) -> list[str]:
-    """Reasons, strongest first: lineage, task, architecture, datasets, library, language, tags."""
-    reasons: list[str] = []
-    q_id, r_id = query.get("id"), result.get("id")
-    q_bases, r_bases = query.get("base_model_ids") or [], result.get("base_model_ids") or []
-    q_aliases, r_aliases = {q_id, *(query.get("aliases") or [])}, {r_id, *(result.get("aliases") or [])}
-    if q_aliases & set(r_bases):
-        reasons.append(f"derived from {q_id}")
-    if r_aliases & set(q_bases):
-        reasons.append(f"base model of {q_id}")
-    for base in _shared(q_bases, r_bases)[:2]:
-        reasons.append(f"same base model: {base}")
-    if query.get("pipeline_tag") and query.get("pipeline_tag") == result.get("pipeline_tag"):
-        reasons.append(f"same task: {query['pipeline_tag']}")
-    if arch := _shared(query.get("architectures"), result.get("architectures")):
-        reasons.append(f"same architecture: {arch[0]}")
-    elif query.get("model_type") and query.get("model_type") == result.get("model_type"):
-        reasons.append(f"same model type: {query['model_type']}")
-    if datasets := _shared(query.get("datasets"), result.get("datasets")):
-        reasons.append("shared datasets: " + ", ".join(datasets[:3]))
-    if query.get("library") and query.get("library") == result.get("library"):
-        reasons.append(f"same library: {query['library']}")
-    if languages := _shared(query.get("languages"), result.get("languages")):
-        reasons.append("same language: " + ", ".join(languages[:3]))
-    if papers := _shared(query.get("arxiv"), result.get("arxiv")):
-        reasons.append("same paper: arxiv " + ", ".join(papers[:2]))
-    tags = [
-        t
-        for t in _shared(query.get("tags"), result.get("tags"))
-        if t not in NOISE_TAGS
-        and ":" not in t
-        and t not in {query.get("pipeline_tag"), query.get("library"), query.get("model_type")}
-        and t not in (query.get("languages") or [])
-    ]
-    if tags:
-        reasons.append("shared tags: " + ", ".join(tags[:3]))
-    if query.get("author") and query.get("author") == result.get("author"):
-        reasons.append(f"same author: {query['author']}")
-    return reasons[:MAX_REASONS]
+    """Reasons, strongest first, why ``result`` is like ``query`` (see :class:`Explainer`)."""
+    return Explainer(query)(result)

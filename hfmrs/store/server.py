@@ -17,6 +17,7 @@ from qdrant_client import models as qm
 from hfmrs.store.base import (
     DATETIME_FIELDS,
     FLOAT_FIELDS,
+    HIT_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     Filters,
@@ -154,7 +155,7 @@ class ServerStore:
             using=using,
             limit=limit,
             query_filter=server_filter(filters),
-            with_payload=True,
+            with_payload=list(HIT_FIELDS),
         )
         return [Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in response.points]
 
@@ -173,7 +174,7 @@ class ServerStore:
             query=qm.RrfQuery(rrf=qm.Rrf(k=rrf_k, weights=list(weights))),
             query_filter=flt,
             limit=limit,
-            with_payload=True,
+            with_payload=list(HIT_FIELDS),
         )
         return [Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in response.points]
 
@@ -188,7 +189,7 @@ class ServerStore:
             ),
             query_filter=flt,
             limit=limit,
-            with_payload=True,
+            with_payload=list(HIT_FIELDS),
         )
         return [Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in response.points]
 
