@@ -20,6 +20,7 @@ from hfmrs.recommenders import Recommender, make_recommenders
 from hfmrs.settings import Settings
 from hfmrs.store.base import TEXT, Filters, Hit, ModelStore
 from hfmrs.store.builds import ID_INDEX_DIR, Builds, NoBuildError, open_builds
+from hfmrs.store.cards import CARDS_DIR, HitCards
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class Engine:
             raise NoBuildError("no completed build to serve; run `hfmrs build` first")
         manifest = builds.manifest(build_id)
         store = builds.open(build_id)
+        store.attach_cards(HitCards.open(builds.artifact_dir(build_id) / CARDS_DIR))
         ids = load_id_index(builds, build_id, store)
         log.info("serving build %s (%d models)", build_id, len(ids))
         return cls(store, ids, manifest, settings)

@@ -34,8 +34,10 @@ from hfmrs.store.base import (
     PointData,
     SparseVector,
     VectorSpec,
+    point_id,
 )
 from hfmrs.store.builds import ID_INDEX_DIR, Builds, open_builds
+from hfmrs.store.cards import CARDS_DIR, CardWriter
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,7 @@ def write_points(
     encoder_name: str,
     avg_len: float,
     progress: Callable[[int], None] | None = None,
+    cards: CardWriter | None = None,
 ) -> None:
     """Upsert every model with payload, `text`, `tokens` and `bm25` vectors, in batches.
 
@@ -139,6 +142,8 @@ def write_points(
                 )
             )
         store.upsert(batch)
+        if cards is not None:
+            cards.add((point_id(p.id), p.payload) for p in batch)
         if progress:
             progress(len(batch))
 
@@ -231,11 +236,12 @@ def build(
     # The dimension comes from the vectors themselves: a fully cached build never loads the encoder.
     dim = cache.dim or encoder.dim
     store = builds.create(build_id, [VectorSpec(TEXT, dim), VectorSpec(GNN, GNN_DIM)], [TOKENS, BM25])
+    cards = CardWriter(builds.artifact_dir(build_id) / CARDS_DIR)
     try:
         with timer.stage("qdrant upsert"), Progress(disable=not show_progress, transient=True) as bar:
             task = bar.add_task("writing points", total=len(records))
             progress = lambda n: bar.advance(task, n)  # noqa: E731
-            write_points(store, records, hashes, cache, encoder.name, avg_len, progress)
+            write_points(store, records, hashes, cache, encoder.name, avg_len, progress, cards)
         del cache  # the vectors are in Qdrant now
         training: dict[str, Any] = {}
         if trainer is not None:
@@ -244,7 +250,9 @@ def build(
         with timer.stage("qdrant index"):
             store.optimize()
         catalog.ids.save(builds.artifact_dir(build_id) / ID_INDEX_DIR)  # for start-up and autocomplete
+        cards.save()
     except BaseException:
+        cards.discard()
         store.close()
         builds.discard(build_id)  # the serving build is untouched
         raise

@@ -24,6 +24,7 @@ from hfmrs.store.base import (
     VectorSpec,
     point_id,
 )
+from hfmrs.store.cards import HitCards
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,6 @@ def _from_edge_vector(value: Any) -> Vector:
 
 
 _HIT_PAYLOAD = list(HIT_FIELDS)
-
-
-def _hits(points: Sequence[Any]) -> list[Hit]:
-    out = []
-    for p in points:
-        payload = p.payload  # each access converts the whole payload to Python: read it once
-        out.append(Hit(model_id=payload["id"], score=float(p.score), payload=payload))
-    return out
 
 
 def edge_filter(filters: Filters | None) -> qe.Filter | None:
@@ -96,6 +89,30 @@ class EdgeStore:
         # threads never interleave half-applied batches.
         self._write_lock = threading.Lock()
         self._users = 1
+        self._cards: HitCards | None = None
+
+    def attach_cards(self, cards: HitCards | None) -> None:
+        """Serve hit payloads from the build's cards (see :mod:`hfmrs.store.cards`)."""
+        self._cards = cards
+
+    @property
+    def _hit_payload(self) -> Any:
+        return False if self._cards is not None else _HIT_PAYLOAD
+
+    def _hits(self, points: Sequence[Any]) -> list[Hit]:
+        if self._cards is None:
+            payloads = [p.payload for p in points]  # each access converts the payload: read it once
+        else:
+            payloads = self._cards.payloads([p.id for p in points])
+            if any(payload is None for payload in payloads):  # never expected: fall back to Qdrant
+                stored = {
+                    str(r.id): r.payload for r in self._shard.retrieve([p.id for p in points], _HIT_PAYLOAD, False)
+                }
+                payloads = [payload or stored[str(p.id)] for payload, p in zip(payloads, points, strict=True)]
+        return [
+            Hit(model_id=payload["id"], score=float(p.score), payload=payload)
+            for payload, p in zip(payloads, points, strict=True)
+        ]
 
     @classmethod
     def create(cls, path: Path, dense: Sequence[VectorSpec], sparse: Sequence[str]) -> EdgeStore:
@@ -156,6 +173,8 @@ class EdgeStore:
             self._shard.update(qe.UpdateOperation.update_vectors(ops))
 
     def set_payload(self, model_ids: Sequence[str], payload: dict[str, Any]) -> None:
+        if self._cards is not None and not set(payload).isdisjoint(HIT_FIELDS):
+            self._cards = None  # the cards would go stale: read hit fields from Qdrant from now on
         with self._write_lock:
             self._shard.update(qe.UpdateOperation.set_payload([point_id(m) for m in model_ids], payload))
 
@@ -196,10 +215,10 @@ class EdgeStore:
             limit=limit,
             query=qe.Query.Nearest(_vector(vector), using=using),
             filter=edge_filter(filters),
-            with_payload=_HIT_PAYLOAD,
+            with_payload=self._hit_payload,
             with_vector=False,
         )
-        return _hits(self._shard.query(request))
+        return self._hits(self._shard.query(request))
 
     def fused_search(
         self,
@@ -219,10 +238,10 @@ class EdgeStore:
             ],
             query=qe.Fusion.Rrf(k=rrf_k, weights=list(weights)),
             filter=flt,
-            with_payload=_HIT_PAYLOAD,
+            with_payload=self._hit_payload,
             with_vector=False,
         )
-        return _hits(self._shard.query(request))
+        return self._hits(self._shard.query(request))
 
     def jaccard_search(self, tokens: SparseVector, pool: int, limit: int, filters: Filters | None = None) -> list[Hit]:
         shared = qe.Expression.Variable("$score")
@@ -239,10 +258,10 @@ class EdgeStore:
             prefetches=[qe.Prefetch(limit=pool, query=qe.Query.Nearest(_vector(tokens), using="tokens"), filter=flt)],
             query=qe.Formula(qe.Expression.Div(shared, union, by_zero_default=0.0)),
             filter=flt,
-            with_payload=_HIT_PAYLOAD,
+            with_payload=self._hit_payload,
             with_vector=False,
         )
-        return _hits(self._shard.query(request))
+        return self._hits(self._shard.query(request))
 
     def scroll(
         self, fields: Sequence[str] | None = None, with_vectors: Sequence[str] = (), batch: int = 1000

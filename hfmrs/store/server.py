@@ -78,6 +78,10 @@ class ServerStore:
         self.client = client
         self.collection = collection
 
+    def attach_cards(self, cards: Any) -> None:
+        """Nothing to do: the server sends only HIT_FIELDS over the wire, and a query's cost here is the
+        round trip, not payload decoding (the reason Qdrant Edge builds serve hits from cards)."""
+
     @classmethod
     def create(
         cls,
