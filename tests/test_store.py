@@ -118,3 +118,24 @@ def test_both_backends_agree(tmp_path):
                 assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-5)
     finally:
         edge.close()
+
+
+def test_edge_rolls_segments_while_building_and_still_finds_exact_neighbours(tmp_path, monkeypatch):
+    import hfmrs.store.edge as edge
+
+    monkeypatch.setattr(edge, "SEGMENT_POINTS", 100)  # a new segment every 100 points, as 250k at scale
+    monkeypatch.setattr(edge, "INDEXING_THRESHOLD_KB", 1)  # index even these tiny segments
+    backend = EdgeStore.create(tmp_path / "shard", [VectorSpec(TEXT, DIM)], [TOKENS])
+    vectors, points = dataset(seed=3)
+    for start in range(0, N, 50):
+        backend.upsert(points[start : start + 50])
+    backend.optimize()
+    try:
+        assert backend._shard.info().segments_count >= 3
+        assert backend.count() == N
+        for query in (0, 150, 299):
+            flt = Filters().with_exclude(points[query].id)
+            got = [h.model_id for h in backend.search(TEXT, vectors[query].tolist(), 10, flt)]
+            assert got == exact_top_k(vectors, points, query, 10, flt)
+    finally:
+        backend.close()
