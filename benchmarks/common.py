@@ -15,6 +15,7 @@ import resource
 import socket
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -113,6 +114,45 @@ def peak_rss_mb(children: bool = False) -> float:
     who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
     kib = resource.getrusage(who).ru_maxrss
     return round(kib / 1024 if sys.platform != "darwin" else kib / 2**20, 1)
+
+
+class MemorySampler:
+    """Samples this process's resident memory every ``interval`` seconds in a thread (Linux).
+
+    ``ru_maxrss`` counts memory-mapped file pages (Qdrant's segments, WAL) that the kernel may drop at
+    any time; the peak of ``RssAnon`` is the heap a run really needs.  Both peaks are reported.
+    """
+
+    def __init__(self, interval: float = 0.25):
+        self.interval = interval
+        self.peak_anon_mb = 0.0
+        self.peak_file_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+        except OSError:
+            return
+        for key, attr in (("RssAnon", "peak_anon_mb"), ("RssFile", "peak_file_mb")):
+            if key in fields:
+                value = int(fields[key].split()[0]) / 1024
+                setattr(self, attr, round(max(getattr(self, attr), value), 1))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> MemorySampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
 
 
 def rss_mb() -> float:
