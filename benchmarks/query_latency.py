@@ -216,15 +216,21 @@ def variant_config(name: str, dim: int) -> tuple[Any, Any]:
         params = qe.SearchParams(quantization=qe.QuantizationSearchParams(rescore=True, oversampling=3.0))
     elif name != "hnsw":
         raise ValueError(f"unknown variant {name!r} (hnsw, sq8, bq)")
+    from hfmrs.store.edge import SEGMENT_POINTS
+
     config = qe.EdgeConfig(
         vectors={"text": qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, quantization_config=quant)},
         hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000),
+        # Segments rolled every SEGMENT_POINTS points and left unmerged, as HFMRS builds do.
+        optimizers=qe.EdgeOptimizersConfig(max_segment_size=max(1, SEGMENT_POINTS * dim * 4 // 1024)),
     )
     return config, params
 
 
 def direct_bench(n: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     import qdrant_edge as qe
+
+    from hfmrs.store.edge import SEGMENT_POINTS
 
     sw = Stopwatch()
     with sw("synthesize"):
@@ -256,6 +262,8 @@ def direct_bench(n: int, args: argparse.Namespace, workdir: Path) -> dict[str, A
                     for i in range(start, min(n, start + 5000))
                 ]
                 shard.update(qe.UpdateOperation.upsert_points(batch))
+                if (start + 5000) % SEGMENT_POINTS == 0 and start + 5000 < n:
+                    shard.optimize()  # roll a segment, as hfmrs.store.edge does (counted in upsert_s)
         with vsw("optimize_s"):
             shard.optimize()
             shard.flush()
@@ -285,12 +293,16 @@ def direct_bench(n: int, args: argparse.Namespace, workdir: Path) -> dict[str, A
         time_calls(query, rows[: args.warmup])
         plain = percentiles(time_calls(query, rows, args.max_seconds))
         flt = percentiles(time_calls(filtered, rows, args.max_seconds))
-        hits = total = 0
-        for j, row in enumerate(recall_rows.tolist()):
-            got = set([p.id for p in query(row) if p.id != row][: args.k])
-            want = set([i for i in exact[j].tolist() if i != row][: args.k])
-            hits += len(got & want)
-            total += len(want)
+
+        def recall(search: Any = params) -> float | None:
+            hits = total = 0
+            for j, row in enumerate(recall_rows.tolist()):
+                got = set([p.id for p in query(row, search=search) if p.id != row][: args.k])
+                want = set([i for i in exact[j].tolist() if i != row][: args.k])
+                hits += len(got & want)
+                total += len(want)
+            return round(hits / total, 4) if total else None
+
         entry = {
             "variant": name,
             **vsw.timings,
@@ -298,9 +310,15 @@ def direct_bench(n: int, args: argparse.Namespace, workdir: Path) -> dict[str, A
             "segments": info.segments_count,
             "unfiltered": plain,
             "filtered": flt,
-            f"recall@{args.k}": round(hits / total, 4) if total else None,
+            f"recall@{args.k}": recall(),
             "rss_mb": rss_mb(),
         }
+        if name != "hnsw":  # the same graph searched over the float32 originals, quantization ignored
+            ignore = qe.SearchParams(quantization=qe.QuantizationSearchParams(ignore=True))
+            entry["quantization_ignored"] = {
+                **percentiles(time_calls(lambda r, ignore=ignore: query(r, search=ignore), rows, args.max_seconds)),
+                f"recall@{args.k}": recall(ignore),
+            }
         if name == "hnsw":  # the brute-force baseline, in Qdrant itself, on the float32 shard
             entry["exact_in_qdrant"] = percentiles(
                 time_calls(lambda r: query(r, search=qe.SearchParams(exact=True)), rows[:200], args.max_seconds)
@@ -397,6 +415,10 @@ def render(report: dict[str, Any]) -> None:
                     v["rss_mb"],
                 ]
             )
+            if "quantization_ignored" in v:
+                qi = v["quantization_ignored"]
+                label = f"{v['variant']} graph, float32 (quantization ignored)"
+                rows.append([label, None, None, qi["p50_ms"], qi["p99_ms"], None, None, qi[k_key], None])
             if "exact_in_qdrant" in v:
                 ex = v["exact_in_qdrant"]
                 rows.append(["exact (brute force)", None, None, ex["p50_ms"], ex["p99_ms"], None, None, 1.0, None])
