@@ -121,13 +121,18 @@ class IdIndex:
     def _id(self, row: int) -> str:
         return bytes(self._a["ids"][row]).decode("utf-8", "surrogatepass")
 
-    def _lookup(self, text: str, keys: str, rows: str) -> int | None:
+    def _position(self, text: str, keys: str) -> int | None:
+        """Where ``text`` stands in the sorted array ``keys``, or None when it is not there."""
         array = self._a[keys]
         key = _key(text, array)
         if key is None or not len(array):
             return None
         i = int(np.searchsorted(array, key))
-        return int(self._a[rows][i]) if i < len(array) and array[i] == key else None
+        return i if i < len(array) and array[i] == key else None
+
+    def _lookup(self, text: str, keys: str, rows: str) -> int | None:
+        i = self._position(text, keys)
+        return None if i is None else int(self._a[rows][i])
 
     def find(self, model_id: str) -> str | None:
         """Canonical id for an id or alias (exact first, then case-insensitive), or None."""
@@ -144,16 +149,8 @@ class IdIndex:
         return found
 
     def downloads_of(self, model_id: str) -> int:
-        row = self._row(model_id)
+        row = self._position(model_id, "ids")  # rows are positions in the sorted ids
         return 0 if row is None else int(self._a["downloads"][row])
-
-    def _row(self, model_id: str) -> int | None:
-        array = self._a["ids"]
-        key = _key(model_id, array)
-        if key is None or not len(array):
-            return None
-        i = int(np.searchsorted(array, key))
-        return i if i < len(array) and array[i] == key else None
 
     def most_downloaded(self, limit: int) -> list[str]:
         return [self._id(int(r)) for r in self._a["popular"][:limit]]
@@ -187,10 +184,8 @@ class IdIndex:
 
     def _prefix_rows(self, key: str, keys: str, rows: str) -> np.ndarray:
         array = self._a[keys]
-        if "\x00" in key or not len(array):
-            return np.zeros(0, dtype=np.int32)
-        low = key.encode("utf-8", "surrogatepass")
-        if len(low) > array.dtype.itemsize:
+        low = _key(key, array)
+        if low is None or not len(array):
             return np.zeros(0, dtype=np.int32)
         start = int(np.searchsorted(array, low, side="left"))
         # UTF-8 never contains 0xFF, so key + 0xFF sorts after every name that starts with key.
