@@ -38,9 +38,11 @@ _INDEXES = (
 
 # A build's upserts go into one in-memory appendable segment until optimize() turns it into an indexed,
 # memory-mapped one; Qdrant Edge never does that by itself.  Rolling a segment every SEGMENT_POINTS
-# points bounds what a build holds in RAM (~6 KB a point in the appendable segment: 1M points would
-# need ~6 GB there alone).  Segments are kept at about that size (no merge into one giant segment,
-# whose HNSW rebuild would double the indexing time); a query searches them all.
+# points bounds the appendable segment and builds HNSW over smaller graphs (100k models: 177 s with
+# 25k-point segments vs 239 s in one).  It does not bound the whole heap: Edge still keeps ~5-6 KB a
+# point after optimize (measured at 90k and 1M; see benchmarks/README.md).  Segments are kept at about
+# that size (no merge into one giant segment, whose HNSW rebuild would double the indexing time); a
+# query searches them all.
 SEGMENT_POINTS = 250_000
 INDEXING_THRESHOLD_KB: int | None = None  # Qdrant's default (segments smaller than this stay plain)
 
