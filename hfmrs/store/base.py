@@ -25,7 +25,10 @@ BM25 = "bm25"  # sparse: soup words with BM25 term weights (IDF applied by Qdran
 # base_model_ids, likes, download_velocity, last_modified) cost a quarter of Qdrant Edge's load time
 # (median 260 -> 200 ms), and RAM and build time with it.
 KEYWORD_FIELDS = ("pipeline_tag", "library", "license", "author")
-INTEGER_FIELDS = ("downloads", "cluster", "token_count")
+# Integer fields: (name, exact-match look-up, range) — only the structure each is queried with, since
+# Qdrant builds and loads both by default: `downloads` is filtered by range, `cluster` matched exactly,
+# `token_count` read by the Jaccard formula (a few hundred distinct values: the small look-up map).
+INTEGER_FIELDS = (("downloads", False, True), ("cluster", True, False), ("token_count", True, False))
 FLOAT_FIELDS = ("params_billions",)
 DATETIME_FIELDS: tuple[str, ...] = ()
 

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 _INDEXES = (
     *((f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS),
-    *((f, qe.PayloadSchemaType.Integer) for f in INTEGER_FIELDS),
+    *((f, qe.IntegerIndexParams(lookup=lookup, range=range_)) for f, lookup, range_ in INTEGER_FIELDS),
     *((f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS),
     *((f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS),
 )

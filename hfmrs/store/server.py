@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 
 _INDEXES = (
     *((f, qm.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS),
-    *((f, qm.PayloadSchemaType.INTEGER) for f in INTEGER_FIELDS),
+    *(
+        (f, qm.IntegerIndexParams(type=qm.IntegerIndexType.INTEGER, lookup=lookup, range=range_))
+        for f, lookup, range_ in INTEGER_FIELDS
+    ),
     *((f, qm.PayloadSchemaType.FLOAT) for f in FLOAT_FIELDS),
     *((f, qm.PayloadSchemaType.DATETIME) for f in DATETIME_FIELDS),
 )
