@@ -11,8 +11,8 @@ Three parts, each printed as a table and written to JSON:
 3. **direct** (``--direct``): Qdrant Edge driven directly at N (default 1M synthetic points with
    realistic neighbourhoods): HNSW float32, HNSW + int8 scalar quantization with rescoring, HNSW +
    binary quantization with rescoring; build time, p50/p99 (unfiltered and filtered) and recall@10
-   against exact numpy top-k.  HFMRS's EdgeStore has no quantization option yet, so this part talks to
-   qdrant_edge itself.
+   against exact numpy top-k.  This part talks to qdrant_edge itself; HFMRS builds get the int8 variant
+   with ``HFMRS_TEXT_QUANTIZATION=int8`` (then parts 1 and 2 measure it through the engine).
 
 Full runs (see benchmarks/README.md):
   .venv/bin/python benchmarks/query_latency.py --train                 # bundled 17.5k, all methods

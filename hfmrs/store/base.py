@@ -54,6 +54,11 @@ HIT_FIELDS = (
     "tags",
 )
 
+# Candidates a quantized search rescores on the originals, as a multiple of the limit.  Sent with every
+# dense search: Qdrant ignores it for vectors without quantization.  2x kept recall@10 at 0.999 for 1M
+# int8-quantized MiniLM vectors (benchmarks/README.md).
+QUANTIZED_OVERSAMPLING = 2.0
+
 _NAMESPACE = uuid.UUID("6f2b7c1e-4d0a-5b8e-9c3f-2a1d0e7b6c54")
 
 
@@ -132,6 +137,9 @@ class Filters:
 class VectorSpec:
     name: str
     size: int
+    # "int8": Qdrant keeps an int8 scalar-quantized copy in RAM, searches it and rescores the best
+    # candidates on the float32 originals (see QUANTIZED_OVERSAMPLING).
+    quantization: str = "none"
 
 
 class ModelStore(Protocol):

@@ -16,6 +16,7 @@ from hfmrs.store.base import (
     HIT_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
+    QUANTIZED_OVERSAMPLING,
     Filters,
     Hit,
     PointData,
@@ -65,6 +66,17 @@ def _from_edge_vector(value: Any) -> Vector:
 
 
 _HIT_PAYLOAD = list(HIT_FIELDS)
+_DENSE_SEARCH = qe.SearchParams(
+    quantization=qe.QuantizationSearchParams(rescore=True, oversampling=QUANTIZED_OVERSAMPLING)
+)
+
+
+def _quantization(spec: VectorSpec) -> Any:
+    if spec.quantization == "int8":
+        return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+    if spec.quantization != "none":
+        raise ValueError(f"unknown quantization {spec.quantization!r}")
+    return None
 
 
 def edge_filter(filters: Filters | None) -> qe.Filter | None:
@@ -129,7 +141,12 @@ class EdgeStore:
     def create(cls, path: Path, dense: Sequence[VectorSpec], sparse: Sequence[str]) -> EdgeStore:
         path.mkdir(parents=True, exist_ok=True)
         config = qe.EdgeConfig(
-            vectors={v.name: qe.EdgeVectorParams(size=v.size, distance=qe.Distance.Cosine) for v in dense},
+            vectors={
+                v.name: qe.EdgeVectorParams(
+                    size=v.size, distance=qe.Distance.Cosine, quantization_config=_quantization(v)
+                )
+                for v in dense
+            },
             sparse_vectors={
                 name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf if name == "bm25" else None) for name in sparse
             },
@@ -239,6 +256,7 @@ class EdgeStore:
             filter=edge_filter(filters),
             with_payload=self._hit_payload,
             with_vector=False,
+            params=None if isinstance(vector, SparseVector) else _DENSE_SEARCH,
         )
         return self._hits(self._shard.query(request))
 
@@ -255,7 +273,12 @@ class EdgeStore:
         request = qe.QueryRequest(
             limit=limit,
             prefetches=[
-                qe.Prefetch(limit=n, query=qe.Query.Nearest(_vector(v), using=name), filter=flt)
+                qe.Prefetch(
+                    limit=n,
+                    query=qe.Query.Nearest(_vector(v), using=name),
+                    filter=flt,
+                    params=None if isinstance(v, SparseVector) else _DENSE_SEARCH,
+                )
                 for name, v, n in prefetches
             ],
             query=qe.Fusion.Rrf(k=rrf_k, weights=list(weights)),

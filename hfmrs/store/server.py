@@ -20,6 +20,7 @@ from hfmrs.store.base import (
     HIT_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
+    QUANTIZED_OVERSAMPLING,
     Filters,
     Hit,
     PointData,
@@ -40,6 +41,25 @@ _INDEXES = (
     *((f, qm.PayloadSchemaType.FLOAT) for f in FLOAT_FIELDS),
     *((f, qm.PayloadSchemaType.DATETIME) for f in DATETIME_FIELDS),
 )
+
+
+_DENSE_SEARCH = qm.SearchParams(
+    quantization=qm.QuantizationSearchParams(rescore=True, oversampling=QUANTIZED_OVERSAMPLING)
+)
+
+
+def _quantization(spec: VectorSpec) -> Any:
+    if spec.quantization == "int8":
+        return qm.ScalarQuantization(
+            scalar=qm.ScalarQuantizationConfig(type=qm.ScalarType.INT8, quantile=0.99, always_ram=True)
+        )
+    if spec.quantization != "none":
+        raise ValueError(f"unknown quantization {spec.quantization!r}")
+    return None
+
+
+def _search_params(vector: Vector) -> qm.SearchParams | None:
+    return None if isinstance(vector, SparseVector) else _DENSE_SEARCH
 
 
 def _vector(value: Vector) -> Any:
@@ -97,7 +117,10 @@ class ServerStore:
     ) -> ServerStore:
         client.create_collection(
             collection,
-            vectors_config={v.name: qm.VectorParams(size=v.size, distance=qm.Distance.COSINE) for v in dense},
+            vectors_config={
+                v.name: qm.VectorParams(size=v.size, distance=qm.Distance.COSINE, quantization_config=_quantization(v))
+                for v in dense
+            },
             sparse_vectors_config={
                 name: qm.SparseVectorParams(modifier=qm.Modifier.IDF if name == "bm25" else None) for name in sparse
             },
@@ -162,6 +185,7 @@ class ServerStore:
             using=using,
             limit=limit,
             query_filter=server_filter(filters),
+            search_params=_search_params(vector),
             with_payload=list(HIT_FIELDS),
         )
         return [Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in response.points]
@@ -177,7 +201,10 @@ class ServerStore:
         flt = server_filter(filters)
         response = self.client.query_points(
             self.collection,
-            prefetch=[qm.Prefetch(query=_vector(v), using=name, limit=n, filter=flt) for name, v, n in prefetches],
+            prefetch=[
+                qm.Prefetch(query=_vector(v), using=name, limit=n, filter=flt, params=_search_params(v))
+                for name, v, n in prefetches
+            ],
             query=qm.RrfQuery(rrf=qm.Rrf(k=rrf_k, weights=list(weights))),
             query_filter=flt,
             limit=limit,
