@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz import fuzz, process
 
+SUGGEST_POOL = 200  # nearest names by plain ratio that "did you mean" ranks with WRatio
+
 
 class UnknownModelError(KeyError):
     """A model id (or alias) that is not in the catalog; carries "did you mean" suggestions."""
@@ -89,7 +91,7 @@ class IdIndex:
 
     def _set(self, arrays: Mapping[str, np.ndarray]) -> None:
         self._a = dict(arrays)
-        self._names: list[str] | None = None  # decoded `lower_name`, made on the first suggest()
+        self._fuzzy: tuple[list[str], list[str]] | None = None  # `lower`, `tail` decoded on first suggest()
 
     # -- files -------------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -156,15 +158,34 @@ class IdIndex:
         return [self._id(int(r)) for r in self._a["popular"][:limit]]
 
     def suggest(self, model_id: str, limit: int = 5) -> list[str]:
-        """The ``limit`` closest ids and aliases (best match, then most downloaded, then by name)."""
-        if not model_id.strip() or not len(self):
+        """The ``limit`` closest ids and aliases (best match, then most downloaded, then by name).
+
+        Two passes, so an unknown id costs ~0.3 s at 1M names instead of ~5 s: the plain edit-distance
+        ratio (bit-parallel, cheap) keeps the SUGGEST_POOL nearest names and the nearest name parts
+        after "owner/" (so 'bert-base-uncasd' still finds 'google-bert/bert-base-uncased'); WRatio, which
+        also credits partial and reordered matches, ranks that pool.  Below SUGGEST_POOL names the pool
+        is everything and the answer is exactly WRatio's over all names."""
+        query = model_id.strip().lower()
+        if not query or not len(self):
             return []
-        if self._names is None:  # decoded once; ~1 s and ~100 MB at 1M names, only on this error path
-            self._names = [b.decode("utf-8", "surrogatepass") for b in self._a["lower_name"].tolist()]
-        matches = process.extract(model_id, self._names, scorer=fuzz.WRatio, limit=limit * 3, processor=str.lower)
-        counts, rows = self._a["downloads"], self._a["lower_row"]
-        ranked = sorted(matches, key=lambda m: (-round(m[1], 3), -int(counts[rows[m[2]]]), m[0]))
-        return [name for name, _score, _idx in ranked[:limit]]
+        if self._fuzzy is None:  # decoded once, only on this error path (~0.6 s and ~150 MB at 1M)
+            self._fuzzy = tuple(
+                [b.decode("utf-8", "surrogatepass") for b in self._a[k].tolist()] for k in ("lower", "tail")
+            )
+        names, tails = self._fuzzy
+        pool = {i for _, _, i in process.extract(query, names, scorer=fuzz.ratio, limit=SUGGEST_POOL)}
+        for _, _, t in process.extract(query, tails, scorer=fuzz.ratio, limit=SUGGEST_POOL):
+            if (i := self._position(self._id(int(self._a["tail_row"][t])).lower(), "lower")) is not None:
+                pool.add(i)  # the canonical id's entry (ids sort before aliases in `lower`)
+        positions = sorted(pool)
+        matches = process.extract(query, [names[i] for i in positions], scorer=fuzz.WRatio, limit=limit * 3)
+        counts, rows, shown = self._a["downloads"], self._a["lower_row"], self._a["lower_name"]
+        scored = [
+            (-round(score, 3), -int(counts[rows[p]]), bytes(shown[p]).decode("utf-8", "surrogatepass"))
+            for _name, score, j in matches
+            for p in [positions[j]]
+        ]
+        return [name for _, _, name in sorted(scored)[:limit]]
 
     def prefix(self, prefix: str, limit: int = 10) -> list[str]:
         """Canonical ids whose id, name part or alias starts with ``prefix`` (case-insensitive), most

@@ -109,3 +109,35 @@ def test_empty_index():
     index = IdIndex({}, {})
     assert len(index) == 0 and index.find("gpt2") is None
     assert index.prefix("g") == [] and index.prefix("") == [] and index.suggest("gpt2") == []
+
+
+def test_suggestions_past_the_pool_still_find_the_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    # 600 names, pool of 20: the first pass must keep the right names for WRatio to rank.  A typo'd
+    # bare name finds the owner-prefixed model through its name part; a typo'd alias through itself.
+    import hfmrs.ids as ids
+
+    monkeypatch.setattr(ids, "SUGGEST_POOL", 20)
+    aliases: dict[str, list[str]] = {f"org{i}/distilbert-base-uncased-finetuned-{i}": [] for i in range(300)}
+    aliases |= {f"lab{i}/vit-{i}-patch16": [] for i in range(298)}
+    aliases["google-bert/bert-base-uncased"] = ["bert-base-uncased"]
+    aliases["openai-community/gpt2-medium"] = ["gpt2-medium"]
+    aliases |= {f"roberta-{i}": [] for i in range(100)}  # closer than the model by plain ratio, not by WRatio
+    aliases["a-very-long-organisation-name/roberta-large-xy"] = []
+    built = IdIndex(aliases, {m: i for i, m in enumerate(aliases)})
+    built.save(tmp_path / "id_index")
+    for index in (built, IdIndex.load(tmp_path / "id_index")):
+        assert index.suggest("bert-base-uncasd")[0] == "bert-base-uncased"
+        assert "google-bert/bert-base-uncased" in index.suggest("google-bert/bert-base-uncasd")[:2]
+        assert index.suggest("gpt2-mediun")[0] == "gpt2-medium"
+        assert index.suggest("GPT2-MEDIUN")[0] == "gpt2-medium"
+        assert index.suggest("roberta-large-xy")[0] == "a-very-long-organisation-name/roberta-large-xy"
+
+
+def test_small_indexes_rank_every_name_with_wratio(index: IdIndex):
+    from rapidfuzz import fuzz
+
+    names = [n for m, a in ALIASES.items() for n in [m, *a]]
+    for query in ("gpt2-mediun", "BERT", "llama"):
+        best = max(fuzz.WRatio(query.lower(), n.lower()) for n in names)
+        got = index.suggest(query)
+        assert fuzz.WRatio(query.lower(), got[0].lower()) == best
