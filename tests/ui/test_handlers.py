@@ -61,7 +61,8 @@ def test_filters_are_applied(client: RecommenderClient):
 )
 def test_sort_order(client: RecommenderClient, sort: str, key: str, descending: bool):
     result = handlers.recommend(client, "gpt2", k=8, sort=sort)
-    values = [r[key] or "" for r in result.results]
+    missing = "" if key == "last_modified" else 0  # a model with 0 downloads must not become ""
+    values = [missing if r[key] is None else r[key] for r in result.results]
     assert len(values) == 8 and values == sorted(values, reverse=descending)
     assert set(result.ids) == set(handlers.recommend(client, "gpt2", k=8).ids)  # same top k, reordered
 
