@@ -183,11 +183,11 @@ def test_int8_quantized_text_rescores_to_exact_neighbours(tmp_path, monkeypatch,
             assert quantized, "the optimized segment holds no int8 copy of `text`"
         unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         for query in range(0, N, 29):
+            want = {points[i].id: float(unit[i] @ unit[query]) for i in range(N)}
             for flt in FILTERS:
                 flt = flt.with_exclude(points[query].id)
                 hits = backend.search(TEXT, vectors[query].tolist(), 8, flt)
                 assert [h.model_id for h in hits] == exact_top_k(vectors, points, query, 8, flt)
-                want = {points[i].id: float(unit[i] @ unit[query]) for i in range(N)}
                 assert [h.score for h in hits] == pytest.approx([want[h.model_id] for h in hits], abs=1e-5)
     finally:
         backend.close()

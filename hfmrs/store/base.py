@@ -58,6 +58,7 @@ HIT_FIELDS = (
 # dense search: Qdrant ignores it for vectors without quantization.  2x kept recall@10 at 0.999 for 1M
 # int8-quantized MiniLM vectors (benchmarks/README.md).
 QUANTIZED_OVERSAMPLING = 2.0
+QUANTIZATIONS = ("none", "int8")  # what a VectorSpec may ask for (HFMRS_TEXT_QUANTIZATION's choices)
 
 _NAMESPACE = uuid.UUID("6f2b7c1e-4d0a-5b8e-9c3f-2a1d0e7b6c54")
 
@@ -140,6 +141,10 @@ class VectorSpec:
     # "int8": Qdrant keeps an int8 scalar-quantized copy in RAM, searches it and rescores the best
     # candidates on the float32 originals (see QUANTIZED_OVERSAMPLING).
     quantization: str = "none"
+
+    def __post_init__(self) -> None:  # checked once here, so neither backend adapter repeats it
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(f"unknown quantization {self.quantization!r}; choose one of: {', '.join(QUANTIZATIONS)}")
 
 
 class ModelStore(Protocol):

@@ -74,9 +74,11 @@ _DENSE_SEARCH = qe.SearchParams(
 def _quantization(spec: VectorSpec) -> Any:
     if spec.quantization == "int8":
         return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
-    if spec.quantization != "none":
-        raise ValueError(f"unknown quantization {spec.quantization!r}")
     return None
+
+
+def _search_params(vector: Vector) -> qe.SearchParams | None:
+    return None if isinstance(vector, SparseVector) else _DENSE_SEARCH
 
 
 def edge_filter(filters: Filters | None) -> qe.Filter | None:
@@ -256,7 +258,7 @@ class EdgeStore:
             filter=edge_filter(filters),
             with_payload=self._hit_payload,
             with_vector=False,
-            params=None if isinstance(vector, SparseVector) else _DENSE_SEARCH,
+            params=_search_params(vector),
         )
         return self._hits(self._shard.query(request))
 
@@ -277,7 +279,7 @@ class EdgeStore:
                     limit=n,
                     query=qe.Query.Nearest(_vector(v), using=name),
                     filter=flt,
-                    params=None if isinstance(v, SparseVector) else _DENSE_SEARCH,
+                    params=_search_params(v),
                 )
                 for name, v, n in prefetches
             ],

@@ -53,8 +53,6 @@ def _quantization(spec: VectorSpec) -> Any:
         return qm.ScalarQuantization(
             scalar=qm.ScalarQuantizationConfig(type=qm.ScalarType.INT8, quantile=0.99, always_ram=True)
         )
-    if spec.quantization != "none":
-        raise ValueError(f"unknown quantization {spec.quantization!r}")
     return None
 
 
