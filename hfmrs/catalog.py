@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -332,6 +332,15 @@ class ModelRecord:
     created_at: str | None = None  # ISO-8601, UTC
     params: int | None = None
     history: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    # Issue 17: where `params` came from (hfmrs.sizes.PARAMS_SOURCES: "safetensors", "listed", "lineage",
+    # "name", "family"; None while unknown), how the weights are stored ("gguf", "awq", "fp8", ...: a
+    # quantized format fixes the memory per parameter; None = full precision), and the LLM facts of the
+    # bundled size files (context length, Open LLM Leaderboard v2 scores).
+    params_source: str | None = None
+    weight_format: str | None = None
+    gated: bool | None = None
+    context_length: int | None = None
+    leaderboard: dict[str, float | str] | None = None
 
     @property
     def name(self) -> str:
@@ -357,6 +366,7 @@ class ModelRecord:
         # as fields, so they cannot go stale when history or params change.
         data["params_billions"] = self.params_billions
         data["download_velocity"] = self.download_velocity
+        data["leaderboard_average"] = (self.leaderboard or {}).get("average")
         return data
 
     @classmethod
@@ -485,17 +495,40 @@ def library_from_tags(tags: list[str]) -> str | None:
     return None
 
 
+def parse_tag_cell(cell: str | None) -> list[str]:
+    """A tags cell of any snapshot: a Python-literal list (2023, 2024) or ``;``-separated (2026)."""
+    text = (cell or "").strip()
+    if text.startswith("[") or not text:
+        return parse_list_cell(text)
+    return _dedupe(t.strip() for t in text.split(";") if t.strip())
+
+
+def parse_bool(cell: str | None) -> bool | None:
+    text = (cell or "").strip().lower()
+    if text in ("1", "true", "yes", "auto", "manual"):  # the Hub's gated values are False, "auto", "manual"
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    return None
+
+
 def normalise_row(row: dict[str, str], snapshot: str) -> ModelRecord | None:
-    """One CSV row (either snapshot's columns) -> a record, or None when the row has no model id."""
-    model_id = (row.get("modelId") or "").strip()
+    """One CSV row (any bundled snapshot's columns) -> a record, or None when the row has no model id.
+
+    The 2023 and 2024 files name columns ``modelId``/``lastModified`` and write lists as Python
+    literals; the 2026 file names them ``model_id``/``last_modified``, separates tags with ``;`` and
+    adds ``likes``, ``license`` and ``gated``.
+    """
+    model_id = (row.get("modelId") or row.get("model_id") or "").strip()
     if not model_id:
         return None
-    tags = parse_list_cell(row.get("tags"))
+    tags = parse_tag_cell(row.get("tags"))
     facts = facts_from_tags(tags)
     datasets = _dedupe(parse_list_cell(row.get("datasets")) + facts["datasets"])
     author = (row.get("author") or "").strip() or (model_id.split("/", 1)[0] if "/" in model_id else "")
     downloads = parse_int(row.get("downloads")) or 0
     likes = parse_int(row.get("likes"))
+    license_column = (row.get("license") or "").strip()
     return ModelRecord(
         id=model_id,
         author=author,
@@ -506,14 +539,15 @@ def normalise_row(row: dict[str, str], snapshot: str) -> ModelRecord | None:
         model_type=(row.get("model_type") or "").strip() or None,
         datasets=datasets,
         languages=facts["languages"],
-        license=facts["license"],
+        license=facts["license"] or (license_column if license_column not in ("", "unknown") else None),
         arxiv=facts["arxiv"],
         base_models=facts["base_models"],
         downloads=downloads,
         likes=likes,
-        last_modified=parse_timestamp(row.get("lastModified")),
+        last_modified=parse_timestamp(row.get("lastModified") or row.get("last_modified")),
         snapshot=snapshot,
         history={snapshot: {"downloads": downloads, "likes": likes}},
+        gated=parse_bool(row.get("gated")),
     )
 
 
@@ -580,7 +614,9 @@ def normalise_hub_record(item: dict[str, Any], snapshot: str) -> ModelRecord | N
         snapshot=snapshot,
         created_at=parse_timestamp(item.get("createdAt") if isinstance(item.get("createdAt"), str) else None),
         params=_int_or_none(safetensors.get("total")),
+        params_source="safetensors" if _int_or_none(safetensors.get("total")) is not None else None,
         history={snapshot: {"downloads": downloads, "likes": likes}},
+        gated=item["gated"] if isinstance(item.get("gated"), bool) else parse_bool(str(item.get("gated") or "")),
     )
 
 
@@ -652,6 +688,8 @@ class Catalog:
 
     def __init__(self, records: Iterable[ModelRecord]):
         self.records: dict[str, ModelRecord] = {r.id: r for r in records}
+        # What hfmrs.sources added from side files (listed facts, size sources), for the build manifest.
+        self.facts: dict[str, Any] = {}
         self.ids = IdIndex(
             {r.id: r.aliases for r in self.records.values()}, {r.id: r.downloads for r in self.records.values()}
         )
@@ -703,17 +741,48 @@ def legacy_aliases(legacy_ids: Iterable[str], current: dict[str, ModelRecord]) -
     return result
 
 
+# Organisations the Hub renamed, all of whose models moved (old -> new owner).  A model seen under the old
+# owner in an older snapshot and under the new one in a newer snapshot is one model: the old id becomes an
+# alias.  Only these moves are trusted: many same-named models under other owners are copies, not renames
+# (hf-internal-testing/tiny-random-bert and optimum-intel-internal-testing/tiny-random-bert both exist).
+ORG_RENAMES: dict[str, str] = {
+    "THUDM": "zai-org",  # Zhipu AI's GLM models, 2025
+    "neuralmagic": "RedHatAI",  # Neural Magic joined Red Hat, 2025
+    "ds4sd": "docling-project",  # IBM's Docling models, 2025
+    "cognitivecomputations": "dphn",  # the Dolphin models, 2025
+    "dunzhang": "NovaSearch",  # the Stella embedding models, 2024
+}
+
+
+def org_renames(older_ids: Iterable[str], current: dict[str, ModelRecord]) -> dict[str, str]:
+    """Old ids whose organisation the Hub renamed (:data:`ORG_RENAMES`) -> the id in ``current``.
+
+    Only where the old id is gone from ``current`` and the new one is there: an organisation that
+    still publishes under both names keeps two models."""
+    result = {}
+    for old_id in older_ids:
+        owner, _, name = old_id.partition("/")
+        new_owner = ORG_RENAMES.get(owner)
+        if new_owner and name and old_id not in current and f"{new_owner}/{name}" in current:
+            result[old_id] = f"{new_owner}/{name}"
+    return result
+
+
 def merge_snapshots(snapshots: list[list[ModelRecord]]) -> Catalog:
     """Merge snapshots (oldest first) into one catalog.
 
     The newest snapshot wins field by field; fields it lacks (the 2024 file has no architectures or
-    datasets column) are kept from the older record.  Legacy ids renamed by the Hub become aliases.
+    datasets column) are kept from the older record.  Legacy ids and organisations renamed by the Hub
+    become aliases, and a model's download history gets a point from every snapshot it is in.
     """
     merged: dict[str, ModelRecord] = {}
     for records in snapshots:
         incoming = {r.id: r for r in records}
-        aliases = legacy_aliases(list(merged), incoming)
-        for old_id, new_id in aliases.items():
+        older_ids = [i for i in merged if i not in incoming]
+        renames = {**legacy_aliases(older_ids, incoming), **org_renames(older_ids, incoming)}
+        for old_id, new_id in renames.items():
+            if old_id not in merged or new_id in merged:  # the new id was already seen: two models
+                continue
             older = merged.pop(old_id)
             incoming[new_id].aliases = _dedupe([*incoming[new_id].aliases, *older.aliases, old_id])
             incoming[new_id] = _fill_missing(incoming[new_id], older)
@@ -728,9 +797,23 @@ def merge_snapshots(snapshots: list[list[ModelRecord]]) -> Catalog:
 def _fill_missing(newer: ModelRecord, older: ModelRecord) -> ModelRecord:
     # History accumulates across snapshots (and across renames: an alias's history is the model's).
     newer.history = {**older.history, **newer.history}
-    for name in ("pipeline_tag", "library", "model_type", "license", "likes", "last_modified", "created_at", "params"):
+    for name in (
+        "pipeline_tag",
+        "library",
+        "model_type",
+        "license",
+        "likes",
+        "last_modified",
+        "created_at",
+        "gated",
+        "context_length",
+        "leaderboard",
+        "weight_format",
+    ):
         if getattr(newer, name) is None and getattr(older, name) is not None:
             setattr(newer, name, getattr(older, name))
+    if newer.params is None and older.params is not None:  # a count and its source travel together
+        newer.params, newer.params_source = older.params, older.params_source
     for name in ("architectures", "datasets", "languages", "arxiv"):
         if not getattr(newer, name):
             setattr(newer, name, list(getattr(older, name)))
@@ -739,28 +822,35 @@ def _fill_missing(newer: ModelRecord, older: ModelRecord) -> ModelRecord:
     return newer
 
 
-def fill_model_types(snapshots: list[list[ModelRecord]]) -> None:
-    """Snapshots without a model_type column (2024) get it from tags, using the types seen elsewhere.
+def fill_model_types(snapshots: list[list[ModelRecord]], known: Iterable[str] = ()) -> None:
+    """Snapshots without a model_type column (2024, 2026) get it from tags, using the types seen elsewhere.
 
     The Hub tags every transformers model with its model type; the vocabulary of types is taken from
-    the snapshots that do have the column.
+    the snapshots that do have the column, plus ``known`` (the types the bundled size files name, which
+    include the families released after 2023: qwen3, gemma3, ...).
     """
-    model_types = frozenset(r.model_type for records in snapshots for r in records if r.model_type)
+    model_types = frozenset([*known, *(r.model_type for records in snapshots for r in records if r.model_type)])
     for records in snapshots:
         for record in records:
             if record.model_type is None:
                 record.model_type = next((t for t in record.tags if t in model_types), None)
 
 
+def load_catalog_files(files: Sequence[Path], known_model_types: Iterable[str] = ()) -> Catalog:
+    """Read snapshot files (oldest first) and merge them, newest winning."""
+    snapshots = [load_snapshot(path) for path in files]
+    fill_model_types(snapshots, known_model_types)
+    catalog = merge_snapshots(snapshots)
+    log.info("catalog: %d models from %d snapshots", len(catalog), len(files))
+    return catalog
+
+
 def load_catalog(snapshot_dir: Path, *more: Path) -> Catalog:
     """Read every snapshot file in ``snapshot_dir`` (and the folders in ``more``, e.g. the live snapshots
-    of ``settings.live_snapshot_dir``) and merge them, newest winning."""
+    of ``settings.live_snapshot_dir``) and merge them, newest winning.  The snapshots alone: the build
+    reads them through :func:`hfmrs.sources.open_catalog`, which adds sizes and the other listed facts."""
     files = snapshot_files(snapshot_dir, *more)
     if not files:
         patterns = ", ".join("*" + suffix for suffix in SNAPSHOT_SUFFIXES)
         raise FileNotFoundError(f"no snapshot files ({patterns}) in {snapshot_dir}")
-    snapshots = [load_snapshot(path) for path in files]
-    fill_model_types(snapshots)
-    catalog = merge_snapshots(snapshots)
-    log.info("catalog: %d models from %d snapshots", len(catalog), len(files))
-    return catalog
+    return load_catalog_files(files)

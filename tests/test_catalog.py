@@ -88,6 +88,121 @@ def test_unknown_id_suggests_closest(snapshot_dir: Path):
 
 def test_bundled_catalog_size():
     catalog = load_catalog(Path(__file__).resolve().parent.parent / "data" / "snapshots")
-    assert 17_400 <= len(catalog) <= 17_600
+    assert len(catalog) == 19_370  # 10,000 + 9,715 + 3,000 rows; renamed and repeated models merged
     assert catalog.resolve("gpt2") == "openai-community/gpt2"
     assert catalog.resolve("bert-base-uncased") == "google-bert/bert-base-uncased"
+
+
+COLUMNS_2026 = [
+    "model_id",
+    "author",
+    "downloads",
+    "likes",
+    "license",
+    "gated",
+    "last_modified",
+    "pipeline_tag",
+    "library_name",
+    "tags",
+    "llmchecker_tasks",
+    "modalities",
+]
+
+
+def row26(model_id, tags, task, downloads, likes, gated="0", library="transformers", license_="apache-2.0"):
+    return {
+        "model_id": model_id,
+        "author": model_id.split("/")[0],
+        "downloads": str(downloads),
+        "likes": str(likes),
+        "license": license_,
+        "gated": gated,
+        "last_modified": "2026-05-01T10:00:00.000Z",
+        "pipeline_tag": task,
+        "library_name": library,
+        "tags": ";".join(tags),
+        "llmchecker_tasks": "chat",
+        "modalities": "text",
+    }
+
+
+@pytest.fixture
+def three_snapshots(tmp_path: Path) -> Path:
+    import csv
+    import gzip
+
+    from tests.conftest import SNAPSHOT_2024, row24, write_snapshots
+
+    directory = write_snapshots(
+        tmp_path / "snapshots",
+        rows24=[*SNAPSHOT_2024, row24("THUDM/chatglm3-6b", ["chatglm", "custom_code"], "", 48_000)],
+    )
+    rows = [
+        row26(
+            "openai-community/gpt2", ["transformers", "gpt2", "text-generation", "en"], "text-generation", 13e6, 3304
+        ),
+        row26(
+            "zai-org/chatglm3-6b", ["transformers", "chatglm", "custom_code", "zh", "en"], "", 120_000, 1164, gated="1"
+        ),
+        row26(
+            "Qwen/Qwen3-8B",
+            [
+                "transformers",
+                "safetensors",
+                "qwen3",
+                "text-generation",
+                "conversational",
+                "arxiv:2505.09388",
+                "base_model:Qwen/Qwen3-8B-Base",
+                "base_model:finetune:Qwen/Qwen3-8B-Base",
+                "license:apache-2.0",
+            ],
+            "text-generation",
+            12_750_554,
+            1150,
+        ),
+    ]
+    with gzip.open(directory / "hf-models-2026-06-top3k.csv.gz", "wt", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS_2026)
+        writer.writeheader()
+        writer.writerows(rows)
+    return directory
+
+
+def test_the_2026_snapshot_joins_as_a_third_point(three_snapshots: Path):
+    catalog = load_catalog(three_snapshots)
+    assert len(catalog) == 15 + 1 + 1  # the 2024 catalog, THUDM's model, Qwen3-8B
+    gpt2 = catalog.get("gpt2")
+    assert gpt2.id == "openai-community/gpt2" and gpt2.snapshot == "2026-06" and gpt2.likes == 3304
+    assert list(gpt2.history) == ["2023-04", "2024-09", "2026-06"]  # three points, renames included
+    # velocity runs from the latest two snapshots: 2024-09-01 -> 2026-06-01 is 638 days
+    assert gpt2.download_velocity == round((13_000_000 - 7_800_000) / 638, 3)
+    assert gpt2.architectures == ["GPT2LMHeadModel"]  # kept from 2023: the newer rows have no such column
+    qwen = catalog.get("Qwen/Qwen3-8B")
+    assert qwen.base_models == [BaseModel("Qwen/Qwen3-8B-Base", "finetune")]
+    assert (qwen.license, qwen.arxiv, qwen.likes, qwen.gated) == ("apache-2.0", ["2505.09388"], 1150, False)
+    assert "conversational" in qwen.tags and qwen.model_type is None  # "qwen3" is no type the snapshots know
+
+
+def test_organisation_renames_become_aliases(three_snapshots: Path):
+    catalog = load_catalog(three_snapshots)
+    glm = catalog.get("THUDM/chatglm3-6b")
+    assert glm.id == "zai-org/chatglm3-6b" and glm.aliases == ["THUDM/chatglm3-6b"]
+    assert glm.history["2024-09"]["downloads"] == 48_000 and glm.gated is True
+    assert "THUDM/chatglm3-6b" not in catalog.records
+
+
+def test_the_npdl_snapshot_can_be_left_out(three_snapshots: Path, tmp_path: Path):
+    from hfmrs.settings import Settings
+    from hfmrs.sources import NPDL_SNAPSHOTS, open_catalog, snapshot_paths
+
+    settings = Settings(home=tmp_path / "home", snapshot_dir=three_snapshots, _env_file=None)
+    assert len(snapshot_paths(settings)) == 3
+    without = settings.model_copy(update={"snapshot_exclude": NPDL_SNAPSHOTS})
+    assert [p.name for p in snapshot_paths(without)] == [
+        "hf-models-2023-04-top10k.csv",
+        "hf-models-2024-09-top10k.csv.gz",
+    ]
+    catalog = open_catalog(without)
+    assert "Qwen/Qwen3-8B" not in catalog and catalog.get("gpt2").snapshot == "2024-09"
+    assert open_catalog(settings).get("Qwen/Qwen3-8B").model_type == "qwen3"  # a type the size files know

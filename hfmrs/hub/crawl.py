@@ -50,6 +50,7 @@ EXPAND = (
     "config",
     "createdAt",
     "downloads",
+    "gated",
     "lastModified",
     "library_name",
     "likes",
