@@ -24,7 +24,7 @@ def _default(name: str) -> str:
     value = Settings.model_fields[name].default
     if hasattr(value, "is_relative_to") and value.is_relative_to(BUNDLED_DATA):
         return str(value.relative_to(PROJECT_ROOT))
-    return "unset" if value is None else str(value)
+    return "unset" if value is None or value == "" else str(value)
 
 
 def settings_table() -> str:

@@ -125,3 +125,29 @@ def strip_holdout(catalog: Catalog, split: LineageSplit) -> Catalog:
             ]
         records.append(record)
     return Catalog(records)
+
+
+def declared_parents(catalog: Catalog, lineage_dir: Path | None) -> dict[str, list[str]]:
+    """Each catalog model's parents as declared anywhere (tags, model cards, the derivation graph),
+    including parents outside the catalog (a size can still be read from their id or a size file).
+    Canonical child id -> parent ids, tags first."""
+    parents: dict[str, list[str]] = {}
+
+    def add(child: str, parent: str) -> None:
+        canonical = catalog.ids.find(child)
+        if canonical and parent and parent != canonical:
+            found = parents.setdefault(canonical, [])
+            if parent not in found:
+                found.append(parent)
+
+    for record in catalog:
+        for base in record.base_models:
+            add(record.id, base.id)
+    if lineage_dir is not None and lineage_dir.exists():
+        if card := _find(lineage_dir, "card-base-models-2025-01"):
+            for row in _rows(card):
+                add(row.get("id", ""), (row.get("base_model") or "").strip())
+        if derivation := _find(lineage_dir, "derivation-edges-2025-06"):
+            for row in _rows(derivation):
+                add(row.get("target", ""), (row.get("source") or "").strip())
+    return parents

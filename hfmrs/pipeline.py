@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from hfmrs.catalog import Catalog, ModelRecord, load_catalog, snapshot_files
+from hfmrs.catalog import Catalog, ModelRecord
 from hfmrs.embedding import Encoder, VectorCache
 from hfmrs.features import FEATURE_VERSION, lexical_text, soup, soup_hash, sparse_tokens, tokens
 from hfmrs.settings import Settings
+from hfmrs.sizes import memory_fields
+from hfmrs.sources import ENRICHMENT_VERSION, input_files, open_catalog
 from hfmrs.store.base import (
     BM25,
     GNN,
@@ -63,6 +65,7 @@ class BuildResult:
 def record_payload(record: ModelRecord, text: str, token_list: list[str]) -> dict[str, Any]:
     """The Qdrant payload of one model: the record, its aliases, soup and feature tokens."""
     payload = record.to_dict()
+    payload.update(memory_fields(record.params, record.weight_format))  # what the fits filter reads
     payload["base_model_ids"] = [b.id for b in record.base_models]
     payload["soup"] = text
     payload["soup_hash"] = soup_hash(text)
@@ -200,8 +203,9 @@ def build(
             batch_size=settings.encoder_batch_size,
             max_seq_length=settings.encoder_max_seq_length,
         )
-    files = snapshot_files(settings.snapshot_dir, settings.live_snapshot_dir) if catalog is None else []
+    files = input_files(settings) if catalog is None else []
     extra = transform_key if catalog is None else f"catalog={_catalog_digest(catalog)};{transform_key}"
+    extra += f";enrichment={ENRICHMENT_VERSION}"
     extra += f";text_quantization={settings.text_quantization}"  # a new setting needs a new build
     wanted = input_hash(files, encoder.name, extra)
     current = builds.current_id()
@@ -214,7 +218,8 @@ def build(
     build_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{wanted[:8]}-{secrets.token_hex(2)}"
     with timer.stage("catalog"):
         if catalog is None:
-            catalog = load_catalog(settings.snapshot_dir, settings.live_snapshot_dir)
+            catalog = open_catalog(settings)
+        facts = catalog.facts
         if transform is not None:
             catalog = transform(catalog)
     with timer.stage("features"):
@@ -272,11 +277,38 @@ def build(
         "embedded": embedded,
         "timings": timer.timings,
         "transform": transform_key,
+        "catalog_facts": facts,
         "training": training,
     }
     builds.publish(build_id, manifest)
     log.info("published build %s (%d models)", build_id, len(catalog))
     return BuildResult(build_id, False, len(catalog), embedded, timer.timings)
+
+
+def bundle_vectors(settings: Settings, out_dir: Path, encoder: Encoder | None = None) -> tuple[int, int]:
+    """Write ``out_dir/<encoder>.npz`` with exactly the vectors the bundled builds need: the default catalog,
+    the catalog without the NPDL-1.0 snapshot (``HFMRS_SNAPSHOT_EXCLUDE``), and the evaluation's catalog
+    with held-out lineage stripped.  Vectors already in ``settings.vector_cache`` are reused.  Returns
+    (vectors written, texts embedded now)."""
+    from hfmrs.embedding import LazyEncoder
+    from hfmrs.lineage import lineage_edges, split_lineage, strip_holdout
+    from hfmrs.sources import NPDL_SNAPSHOTS
+
+    encoder = encoder or LazyEncoder(
+        settings.encoder,
+        device=settings.encoder_device,
+        batch_size=settings.encoder_batch_size,
+        max_seq_length=settings.encoder_max_seq_length,
+    )
+    full = open_catalog(settings, live=False)
+    without_npdl = open_catalog(settings.model_copy(update={"snapshot_exclude": NPDL_SNAPSHOTS}), live=False)
+    held_out = strip_holdout(full, split_lineage(lineage_edges(full, settings.lineage_dir)))
+    records = [r for catalog in (full, without_npdl, held_out) for r in catalog]
+    hashes = [soup_hash(soup(r)) for r in records]
+    cache = VectorCache(encoder.name, out_dir, [settings.vector_cache])
+    embedded = embed_missing(encoder, records, hashes, cache, show_progress=True)
+    cache.save(keep=set(hashes))
+    return len(set(hashes)), embedded
 
 
 def _catalog_digest(catalog: Catalog) -> str:

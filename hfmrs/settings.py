@@ -22,6 +22,16 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path(".hfmrs"), description="Where builds, caches and the embedded Qdrant live.")
     snapshot_dir: Path = Field(BUNDLED_DATA / "snapshots", description="Snapshot files the catalog is built from.")
+    snapshot_exclude: str = Field(
+        "",
+        description="Snapshot files to leave out, as comma-separated file-name globs; e.g. "
+        "'hf-models-2026-06-*' builds without the NPDL-1.0 snapshot (see data/README.md).",
+    )
+    sizes_dir: Path | None = Field(
+        BUNDLED_DATA / "sizes",
+        description="Listed sizes, context lengths, leaderboard scores and the family size table; "
+        "files missing here are skipped.",
+    )
     lineage_dir: Path = Field(
         BUNDLED_DATA / "lineage", description="Lineage files (evaluation ground truth, GNN edges)."
     )

@@ -26,8 +26,9 @@ from hfmrs.hub.crawl import (
     invalid_reason,
     pipeline_tags,
 )
-from hfmrs.hub.signals import params_limit_for_memory, trending_prior, with_trending_prior
+from hfmrs.hub.signals import trending_prior, with_trending_prior
 from hfmrs.settings import Settings
+from hfmrs.sizes import params_limit_for_memory
 from tests.fake_hub import FakeHub, Fault, bundled_hub_rows, running
 
 DAY1 = date(2025, 6, 1)
@@ -109,9 +110,15 @@ def test_clean_crawl_writes_exactly_the_top_models(settings: Settings, hub: Fake
         "aliases": [],
         "created_at": "2022-08-08T01:00:00Z",
         "params": 1_100_000_811,
+        "params_source": "safetensors",
+        "weight_format": None,
+        "gated": None,
+        "context_length": None,
+        "leaderboard": None,
         "history": {"2025-06-01": {"downloads": 61_903_514, "likes": 1811}},
         "params_billions": 1.100001,
         "download_velocity": None,
+        "leaderboard_average": None,
     }
     # Merged with the bundled-style snapshots: the 2024 record's history continues into the live one.
     merged = load_catalog(settings.snapshot_dir, settings.live_snapshot_dir).get("bert-base-uncased")

@@ -35,6 +35,27 @@ def test_rebuild_only_when_inputs_change(settings, encoder):
     assert not forced.skipped and forced.embedded == 0  # every vector from the cache
 
 
+def test_size_files_are_build_inputs(settings, encoder, tmp_path):
+    import shutil
+
+    sizes = tmp_path / "sizes"
+    shutil.copytree(settings.sizes_dir, sizes)
+    settings = settings.model_copy(update={"sizes_dir": sizes})
+    first = build(settings, encoder=encoder, show_progress=False)
+    facts = EdgeBuilds(settings.home).manifest(first.build_id)["catalog_facts"]
+    assert facts["sizes"]["models"] == 15 and facts["sizes"]["by_source"]["listed"] >= 1
+    assert build(settings, encoder=encoder, show_progress=False).skipped
+    table = sizes / "family-sizes.csv"  # a size rule changes: the payloads change
+    table.write_text(table.read_text().replace("vit,base,86,", "vit,base,87,"))
+    again = build(settings, encoder=encoder, show_progress=False)
+    assert not again.skipped and again.embedded == 0  # soups are unchanged: every vector from the cache
+    engine = Engine.open(settings)
+    try:
+        assert engine.info("vision/vit-base")["params"] == 87_000_000
+    finally:
+        engine.close()
+
+
 def test_interrupted_build_leaves_previous_build_serving(settings, encoder, monkeypatch):
     first = build(settings, encoder=encoder, show_progress=False)
     write_snapshots(settings.snapshot_dir, rows24=SNAPSHOT_2024[:-1])  # inputs change

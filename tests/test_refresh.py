@@ -10,13 +10,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from hfmrs.catalog import load_catalog
 from hfmrs.engine import Engine
 from hfmrs.features import soup, soup_hash
 from hfmrs.hub.crawl import CrawlError, RetryPolicy
 from hfmrs.hub.refresh import refresh
-from hfmrs.hub.signals import params_limit_for_memory
 from hfmrs.settings import Settings
+from hfmrs.sizes import params_limit_for_memory
+from hfmrs.sources import open_catalog
 from hfmrs.store.base import Filters
 from hfmrs.store.builds import open_builds
 from tests.fake_hub import FakeHub, Fault, bundled_hub_rows, running
@@ -33,7 +33,7 @@ def test_refresh_embeds_only_new_or_changed_models_and_tracks_velocity(settings:
     rows = [copy.deepcopy(r) for r in bundled_hub_rows()[:40]]
     with running(FakeHub(rows)) as hub:
         first = refresh_from(settings, hub, encoder, DAY1)
-        catalog = load_catalog(settings.snapshot_dir, settings.live_snapshot_dir)
+        catalog = open_catalog(settings)
         soups = {soup_hash(soup(r)) for r in catalog}
         assert not first.build.skipped and first.build.models == len(catalog)
         assert first.build.embedded == encoder.calls == len(soups)
@@ -53,7 +53,7 @@ def test_refresh_embeds_only_new_or_changed_models_and_tracks_velocity(settings:
     assert second.build.embedded == 2 and encoder.calls - calls_before == 2  # the retagged and the new model
     assert open_builds(settings).current_id() == second.build.build_id != first.build.build_id
 
-    catalog = load_catalog(settings.snapshot_dir, settings.live_snapshot_dir)
+    catalog = open_catalog(settings)
     assert catalog.get(gainer["id"]).download_velocity == 100_000.0
     assert catalog.get(loser["id"]).download_velocity == -500.0
     assert catalog.get(rows[0]["id"]).download_velocity == 0.0  # in both live snapshots, unchanged

@@ -9,6 +9,7 @@ import pytest
 
 from hfmrs.catalog import load_catalog
 from hfmrs.lineage import Edge, LineageSplit
+from hfmrs.sources import open_catalog
 from hfmrs.store.base import GNN, TEXT
 from hfmrs.store.builds import open_builds
 from hfmrs.training import graph as graph_module
@@ -87,7 +88,7 @@ def test_training_is_reproducible_with_a_seed(tmp_path):
     result = trained_build(settings)
     builds = open_builds(settings)
     built = builds.manifest(result.build_id)["training"]
-    catalog = load_catalog(settings.snapshot_dir)
+    catalog = open_catalog(settings)
     store = builds.open(result.build_id)
     try:
         first = gnn_vectors(store)

@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from hfmrs.catalog import Catalog, load_catalog
+from hfmrs.catalog import Catalog
 from hfmrs.embedding import Encoder, VectorCache
 from hfmrs.features import soup, soup_hash
 from hfmrs.lineage import Edge, lineage_edges, split_lineage
 from hfmrs.settings import Settings
+from hfmrs.sources import open_catalog
 
 log = logging.getLogger(__name__)
 
@@ -663,7 +664,7 @@ def build_report(
     """Write ``report.html``, ``report.json`` and ``figures/*.png`` to ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     draw = Drawer(out_dir / "figures")
-    catalog = load_catalog(settings.snapshot_dir)
+    catalog = open_catalog(settings, live=False)
     frame = catalog_frame(catalog)
     stats: dict[str, Any] = {"catalog": eda(draw, frame)}
     edges = lineage_edges(catalog, settings.lineage_dir)

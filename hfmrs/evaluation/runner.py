@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hfmrs.catalog import Catalog, load_catalog
+from hfmrs.catalog import Catalog
 from hfmrs.embedding import Encoder
 from hfmrs.engine import Engine
 from hfmrs.evaluation.baselines import SeedBaseline, popularity_ranking, random_ranking
@@ -38,6 +38,7 @@ from hfmrs.evaluation.ground_truth import (
 )
 from hfmrs.lineage import LineageSplit, lineage_edges, split_lineage, strip_holdout
 from hfmrs.settings import BUNDLED_DATA, Settings
+from hfmrs.sources import open_catalog
 from hfmrs.store.base import TEXT
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def run_evaluation(
     from hfmrs.pipeline import build
 
     config = config or EvaluationConfig()
-    catalog = load_catalog(settings.snapshot_dir)
+    catalog = open_catalog(settings, live=False)
     split = split or split_lineage(lineage_edges(catalog, settings.lineage_dir))
     stripped = strip_holdout(catalog, split)
     eval_settings = evaluation_settings(settings, eval_home)

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hfmrs.catalog import load_catalog
 from hfmrs.embedding import Encoder
 from hfmrs.hub.crawl import CrawlProgress, CrawlResult, crawl
 from hfmrs.pipeline import BuildResult, Trainer, build
 from hfmrs.settings import Settings
+from hfmrs.sources import open_catalog
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def refresh(
     crawled = crawl(settings, limit, sort, per_task, endpoint, progress=progress, **crawl_options)
     # The catalog is passed in (not read by build) so the live snapshots count whichever way build()
     # hashes its inputs: its digest of the catalog changes exactly when the merged records do.
-    catalog = load_catalog(settings.snapshot_dir, settings.live_snapshot_dir or settings.home / "snapshots")
+    catalog = open_catalog(settings)
     built = build(settings, encoder=encoder, catalog=catalog, trainer=trainer, force=force, show_progress=show_progress)
     log.info(
         "refresh: %d models crawled into %s; build %s (%d soups embedded)",
