@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -15,6 +16,7 @@ from rich.table import Table
 from hfmrs.engine import K_MAX, K_MIN, SORTS, Engine
 from hfmrs.ids import UnknownModelError
 from hfmrs.settings import Settings, get_settings
+from hfmrs.sizes import format_params
 from hfmrs.store.base import Filters
 from hfmrs.store.builds import NoBuildError
 
@@ -85,6 +87,17 @@ def build(
         console.print(describe(manifest.get("training") or {}))
 
 
+@app.command("bundle-vectors")
+def bundle_vectors(
+    out: Annotated[Path, typer.Option(help="Folder to write <encoder>.npz to (data/vectors ships with HFMRS).")],
+) -> None:
+    """Embed what the bundled builds need (full catalog, without the NPDL snapshot, the evaluation's) into OUT."""
+    from hfmrs.pipeline import bundle_vectors as write
+
+    written, embedded = write(get_settings(), out)
+    console.print(f"{written:,} vectors in {out} ({embedded:,} embedded now, the rest from the vector cache)")
+
+
 @app.command()
 def recommend(
     model_id: Annotated[str, typer.Argument(help="Model id or legacy alias, e.g. gpt2 or openai-community/gpt2.")],
@@ -95,6 +108,13 @@ def recommend(
     library: Annotated[str | None, typer.Option(help="Only models of this library.")] = None,
     license: Annotated[str | None, typer.Option(help="Only models under this license.")] = None,
     min_downloads: Annotated[int | None, typer.Option(help="Only models with at least this many downloads.")] = None,
+    fits_in_gb: Annotated[
+        float | None, typer.Option(help="Only models whose weights fit in this many GB (see --dtype).")
+    ] = None,
+    dtype: Annotated[
+        str,
+        typer.Option(help="Precision full-precision weights load at, for --fits-in-gb: fp32, fp16, bf16, int8, int4."),
+    ] = "fp16",
     diversity: Annotated[
         float | None, typer.Option(help="MMR λ from 0 to 1: 1 = the method's ranking, lower = more varied.")
     ] = None,
@@ -102,8 +122,18 @@ def recommend(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Models similar to MODEL_ID."""
+    try:
+        filters = Filters(
+            pipeline_tag=task,
+            library=library,
+            license=license,
+            min_downloads=min_downloads,
+            fits_in_gb=fits_in_gb,
+            dtype=dtype,
+        )
+    except ValueError as error:
+        fail(str(error), "hint: see `hfmrs recommend --help`")
     engine = open_engine(get_settings())
-    filters = Filters(pipeline_tag=task, library=library, license=license, min_downloads=min_downloads)
     try:
         result = engine.similar(
             model_id, k=n, method=method, sort=sort, filters=filters, diversity=diversity, per_author=per_author
@@ -116,24 +146,40 @@ def recommend(
         engine.close()
     if as_json:
         rows = [
-            {"id": r.id, "score": r.score, "downloads": r.downloads, "pipeline_tag": r.pipeline_tag}
+            {
+                "id": r.id,
+                "score": r.score,
+                "downloads": r.downloads,
+                "pipeline_tag": r.pipeline_tag,
+                "params_billions": r.params_billions,
+                "params_source": r.params_source,
+            }
             for r in result.results
         ]
         print(json.dumps(rows, indent=2))
         return
     table = Table(title=f"similar to {result.query} ({result.method}, sort={sort})")
+    widest = max((len(r.id) for r in result.results), default=5)
     for column, justify in (
         ("#", "right"),
         ("model", "left"),
         ("score", "right"),
         ("downloads", "right"),
         ("task", "left"),
+        ("size", "right"),
         ("why", "left"),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        # Ids are never cut: the `why` column gives way first.
+        width = {"model": min(widest, 60), "why": 12}.get(column)
+        table.add_column(column, justify=justify, min_width=width, no_wrap=column == "model")  # type: ignore[arg-type]
     for i, r in enumerate(result.results, 1):
-        table.add_row(str(i), r.id, f"{r.score:.3f}", f"{r.downloads:,}", r.pipeline_tag or "", "; ".join(r.why[:3]))
+        size = format_params(r.params_billions, r.params_source)
+        table.add_row(
+            str(i), r.id, f"{r.score:.3f}", f"{r.downloads:,}", r.pipeline_tag or "", size, "; ".join(r.why[:3])
+        )
     console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
     if not result.results:
         console.print("no models match these filters")
 

@@ -7,6 +7,7 @@ Frontends only parse input and format output.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,7 +26,13 @@ from hfmrs.store.cards import CARDS_DIR, HitCards
 log = logging.getLogger(__name__)
 
 K_MIN, K_MAX = 1, 100
-SORTS = ("score", "downloads-desc", "downloads-asc", "likes", "recent", "trending")
+SORTS = ("score", "downloads-desc", "downloads-asc", "likes", "recent", "trending", "leaderboard")
+# Sorts by a fact only some models have: (payload field, what it is, who has it).  Models without it
+# follow in score order, and the response says how many had it.
+PARTIAL_SORTS = {
+    "likes": ("likes", "likes", "models in the 2026 snapshot or the Open LLM Leaderboard"),
+    "leaderboard": ("leaderboard_average", "an Open LLM Leaderboard v2 score", "LLMs evaluated there"),
+}
 MAX_ID_LENGTH = 200
 MAX_QUERY_LENGTH = 1000
 
@@ -40,6 +47,11 @@ class Recommendation:
     library: str | None
     last_modified: str | None
     why: list[str] = field(default_factory=list)
+    license: str | None = None
+    params_billions: float | None = None
+    params_source: str | None = None  # hfmrs.sizes.PARAMS_SOURCES: exact ("safetensors", "listed") or estimated
+    weight_format: str | None = None  # a quantized storage format ("gguf", "awq", ...), None = full precision
+    leaderboard_average: float | None = None  # Open LLM Leaderboard v2 average (0-100), LLMs only
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +62,9 @@ class Similar:
     query: str  # canonical id of the query model
     method: str
     results: list[Recommendation]
+    # Models a size filter left out because their size is unknown (None: no size filter was given).
+    unknown_size: int | None = None
+    notes: list[str] = field(default_factory=list)  # what a reader should know about this list
 
 
 def validate(k: int, sort: str, methods: Sequence[str], method: str) -> None:
@@ -165,7 +180,9 @@ class Engine:
             picked = diversify(ranked, k, diversity, per_author, vectors)
             ordered = picked if sort == "score" and diversity is not None else order(picked, sort)
         explain = Explainer(query.payload)
-        return Similar(canonical, method, [self._recommendation(h, explain) for h in ordered])
+        results = [self._recommendation(h, explain) for h in ordered]
+        unknown, notes = self.coverage(filters, sort, results, exclude=(canonical,))
+        return Similar(canonical, method, results, unknown, notes)
 
     def search_vector(
         self, vector: list[float], k: int = 10, sort: str = "score", filters: Filters | None = None
@@ -174,6 +191,28 @@ class Engine:
         validate(k, sort, ["cosine"], "cosine")
         hits = self.store.search("text", vector, k, filters)
         return [self._recommendation(h, None) for h in order(hits, sort)]
+
+    def coverage(
+        self, filters: Filters | None, sort: str, results: Sequence[Recommendation], exclude: Sequence[str] = ()
+    ) -> tuple[int | None, list[str]]:
+        """How many models a size filter left out for an unknown size, and notes on facts the list lacks."""
+        notes: list[str] = []
+        unknown = None
+        if filters is not None and filters.sized:
+            unsized = dataclasses.replace(filters.without_size(), size_unknown=True).with_exclude(*exclude)
+            unknown = self.store.count(unsized)
+            if unknown:
+                notes.append(f"{unknown:,} {_plural(unknown, 'model')} of unknown size left out by the size filter")
+        if sort in PARTIAL_SORTS and results:
+            name, what, who = PARTIAL_SORTS[sort]
+            have = sum(1 for r in results if getattr(r, name) is not None)
+            if have == 0:
+                notes.append(f"none of these results has {what} (known for {who}): kept in score order")
+            elif have < len(results):
+                notes.append(
+                    f"{have} of {len(results)} results have {what} (known for {who}); the rest follow in score order"
+                )
+        return unknown, notes
 
     def _recommendation(self, hit: Hit, explain: Explainer | None) -> Recommendation:
         p = hit.payload
@@ -186,7 +225,16 @@ class Engine:
             library=p.get("library"),
             last_modified=p.get("last_modified"),
             why=explain(p) if explain is not None else [],
+            license=p.get("license"),
+            params_billions=p.get("params_billions"),
+            params_source=p.get("params_source"),
+            weight_format=p.get("weight_format"),
+            leaderboard_average=p.get("leaderboard_average"),
         )
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
 
 
 def load_id_index(builds: Builds, build_id: str, store: ModelStore) -> IdIndex:

@@ -31,6 +31,7 @@ def order(hits: Sequence[Hit], sort: str) -> list[Hit]:
         "likes": lambda h: (-num(h, "likes"), rank[h.model_id]),
         "recent": lambda h: (_neg_text(h.payload.get("last_modified")), rank[h.model_id]),
         "trending": lambda h: (-num(h, "download_velocity"), rank[h.model_id]),
+        "leaderboard": lambda h: (-num(h, "leaderboard_average"), rank[h.model_id]),
     }
     return sorted(by_score, key=keys[sort])
 

@@ -148,18 +148,32 @@ def test_exactly_the_filtered_fields_are_indexed(tmp_path):
     # queries costs start-up time and RAM.  Every field a Filters condition or the Jaccard formula
     # reads has an index, and nothing else does.
     every = Filters(
-        pipeline_tag="t", library="l", license="m", author="a", min_downloads=1, cluster=2, max_params_billions=3.0
+        pipeline_tag="t",
+        library="l",
+        license="m",
+        author="a",
+        min_downloads=1,
+        cluster=2,
+        max_params_billions=3.0,
+        fits_in_gb=8.0,
+        dtype="int8",
+        size_unknown=True,
     )
-    flt = edge_filter(every)
-    filtered = {c.key for c in flt.must}
+
+    def keys(condition) -> set[str]:  # field conditions, nested filters (fits: either memory field), is-empty
+        nested = [*(getattr(condition, "must", None) or []), *(getattr(condition, "should", None) or [])]
+        return {condition.key} if hasattr(condition, "key") else set().union(*(keys(c) for c in nested))
+
+    filtered = keys(edge_filter(every))
     backend = EdgeStore.create(tmp_path / "shard", [VectorSpec(TEXT, DIM)], [TOKENS])
     try:
         indexed = set(backend._shard.info().payload_schema)
     finally:
         backend.close()
     assert indexed == filtered | {"token_count"}
-    for name in [f.name for f in dataclasses.fields(Filters) if f.name != "exclude"]:
-        assert getattr(every, name) is not None  # the test sets every condition Filters knows
+    assert filtered >= {"fp_params_billions", "quantized_weights_gb", "params_billions"}
+    for name in [f.name for f in dataclasses.fields(Filters) if f.name not in ("exclude", "dtype")]:
+        assert getattr(every, name) not in (None, False)  # the test sets every condition Filters knows
 
 
 @pytest.mark.parametrize("backend_name", ["edge", "server"])

@@ -7,6 +7,7 @@ services only ever see :class:`ModelStore`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,9 @@ KEYWORD_FIELDS = ("pipeline_tag", "library", "license", "author")
 # Qdrant builds and loads both by default: `downloads` is filtered by range, `cluster` matched exactly,
 # `token_count` read by the Jaccard formula (a few hundred distinct values: the small look-up map).
 INTEGER_FIELDS = (("downloads", False, True), ("cluster", True, False), ("token_count", True, False))
-FLOAT_FIELDS = ("params_billions",)
+# params_billions: the "at most N billion parameters" filter; the two memory fields: the fits filter
+# (hfmrs.sizes.memory_fields: one is set for a model of known size, by how its weights are stored).
+FLOAT_FIELDS = ("params_billions", "fp_params_billions", "quantized_weights_gb")
 DATETIME_FIELDS: tuple[str, ...] = ()
 
 # The payload fields a search hit carries: what results show, explain (hfmrs.explain), sort and
@@ -52,6 +55,11 @@ HIT_FIELDS = (
     "languages",
     "arxiv",
     "tags",
+    "license",
+    "params_billions",
+    "params_source",
+    "weight_format",
+    "leaderboard_average",
 )
 
 # Candidates a quantized search rescores on the originals, as a multiple of the limit.  Sent with every
@@ -103,10 +111,40 @@ class Filters:
     min_downloads: int | None = None
     cluster: int | None = None
     max_params_billions: float | None = None
+    # Fits in this many GB: full-precision weights loaded at `dtype`, quantized ones at their own format.
+    fits_in_gb: float | None = None
+    dtype: str = "fp16"
+    size_unknown: bool = False  # only models without a size (to count what a size filter leaves out)
     exclude: tuple[str, ...] = ()  # canonical model ids never returned (the query itself)
+
+    def __post_init__(self) -> None:
+        if self.fits_in_gb is not None:  # fail on a bad size or dtype here, before any store is asked
+            from hfmrs.sizes import params_limit_for_memory
+
+            params_limit_for_memory(self.fits_in_gb, self.dtype)  # type: ignore[arg-type]
 
     def with_exclude(self, *model_ids: str) -> Filters:
         return Filters(**{**self.__dict__, "exclude": tuple(dict.fromkeys([*self.exclude, *model_ids]))})
+
+    @property
+    def sized(self) -> bool:
+        """Whether a condition reads the model's size (so models of unknown size are left out)."""
+        return self.fits_in_gb is not None or self.max_params_billions is not None
+
+    def without_size(self) -> Filters:
+        """The same conditions without those on size."""
+        return dataclasses.replace(self, fits_in_gb=None, max_params_billions=None, size_unknown=False)
+
+    def fits_limits(self) -> tuple[float, float] | None:
+        """(largest fp_params_billions, largest quantized_weights_gb) that fit, or None without fits_in_gb."""
+        if self.fits_in_gb is None:
+            return None
+        from hfmrs.sizes import params_limit_for_memory, quantized_limit_for_memory
+
+        return (
+            params_limit_for_memory(self.fits_in_gb, self.dtype),  # type: ignore[arg-type]
+            quantized_limit_for_memory(self.fits_in_gb),
+        )
 
     def keyword_conditions(self) -> dict[str, str]:
         pairs = {
@@ -131,7 +169,11 @@ class Filters:
             params = payload.get("params_billions")
             if params is None or params > self.max_params_billions:
                 return False
-        return True
+        if (limits := self.fits_limits()) is not None:
+            fp, quantized = payload.get("fp_params_billions"), payload.get("quantized_weights_gb")
+            if not ((fp is not None and fp <= limits[0]) or (quantized is not None and quantized <= limits[1])):
+                return False
+        return not (self.size_unknown and payload.get("params_billions") is not None)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,18 @@ def edge_filter(filters: Filters | None) -> qe.Filter | None:
         must.append(
             qe.FieldCondition(key="params_billions", range=qe.RangeFloat(lte=float(filters.max_params_billions)))
         )
+    if (limits := filters.fits_limits()) is not None:
+        fp_limit, quantized_limit = limits
+        must.append(
+            qe.Filter(
+                should=[
+                    qe.FieldCondition(key="fp_params_billions", range=qe.RangeFloat(lte=fp_limit)),
+                    qe.FieldCondition(key="quantized_weights_gb", range=qe.RangeFloat(lte=quantized_limit)),
+                ]
+            )
+        )
+    if filters.size_unknown:
+        must.append(qe.IsEmptyCondition(key="params_billions"))
     must_not: list[Any] = []
     if filters.exclude:
         must_not.append(qe.HasIdCondition({point_id(m) for m in filters.exclude}))

@@ -84,6 +84,18 @@ def server_filter(filters: Filters | None) -> qm.Filter | None:
         must.append(qm.FieldCondition(key="cluster", match=qm.MatchValue(value=int(filters.cluster))))
     if filters.max_params_billions is not None:
         must.append(qm.FieldCondition(key="params_billions", range=qm.Range(lte=filters.max_params_billions)))
+    if (limits := filters.fits_limits()) is not None:
+        fp_limit, quantized_limit = limits
+        must.append(
+            qm.Filter(
+                should=[
+                    qm.FieldCondition(key="fp_params_billions", range=qm.Range(lte=fp_limit)),
+                    qm.FieldCondition(key="quantized_weights_gb", range=qm.Range(lte=quantized_limit)),
+                ]
+            )
+        )
+    if filters.size_unknown:
+        must.append(qm.IsEmptyCondition(is_empty=qm.PayloadField(key="params_billions")))
     must_not: list[Any] = []
     if filters.exclude:
         must_not.append(qm.HasIdCondition(has_id=[point_id(m) for m in filters.exclude]))

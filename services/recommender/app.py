@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 
 from hfmrs.clients import EmbedderClient
 from hfmrs.engine import K_MAX, MAX_ID_LENGTH, MAX_QUERY_LENGTH, SORTS, Engine, Recommendation
-from hfmrs.hub.signals import params_limit_for_memory
 from hfmrs.projection import catalog_map, subsample
 from hfmrs.serving import LiveEngine
 from hfmrs.settings import Settings, get_settings
@@ -45,18 +44,37 @@ class Result(BaseModel):
     library: str | None
     last_modified: str | None = None
     why: list[str] = Field(default_factory=list, description="Evidence shared with the query model.")
+    license: str | None = None
+    params_billions: float | None = Field(None, description="Parameters in billions (None: size unknown).")
+    params_source: str | None = Field(
+        None, description="Where the size comes from: safetensors or listed (exact); name, lineage, family (estimates)."
+    )
+    weight_format: str | None = Field(
+        None, description="Quantized storage format (gguf, awq, gptq, fp8, mlx-4bit, ...); None = full precision."
+    )
+    leaderboard_average: float | None = Field(None, description="Open LLM Leaderboard v2 average score (LLMs).")
+
+
+UnknownSize = Field(
+    None, description="Models of unknown size that a size filter left out (null when no size filter was given)."
+)
+Notes = Field(default_factory=list, description="What to know about this list (left-out models, partial sorts).")
 
 
 class SimilarResponse(BaseModel):
     query: str = Field(description="Canonical id of the query model.")
     method: str
     results: list[Result]
+    unknown_size: int | None = UnknownSize
+    notes: list[str] = Notes
 
 
 class SearchResponse(BaseModel):
     query: str
     method: str = "text"
     results: list[Result]
+    unknown_size: int | None = UnknownSize
+    notes: list[str] = Notes
 
 
 class LegacyItem(BaseModel):
@@ -133,10 +151,22 @@ MinDownloads = Annotated[
 ClusterParam = Annotated[int | None, Query(ge=0, le=10**6, description="Only models in this k-means cluster.")]
 FitsIn = Annotated[
     float | None,
-    Query(gt=0, le=100_000, description="Only models whose weights fit in this many GB (needs a parameter count)."),
+    Query(
+        gt=0,
+        le=100_000,
+        description="Only models whose weights (plus 20 % for activations) fit in this many GB; models of unknown "
+        "size are left out and counted in `unknown_size`.",
+    ),
 ]
 Dtype = Annotated[
-    Literal["fp16", "int8"], Query(description="Precision for fits_in_gb: 2 bytes/parameter at fp16, 1 at int8.")
+    Literal["fp32", "fp16", "bf16", "int8", "int4"],
+    Query(
+        description="Precision full-precision weights are loaded at, for fits_in_gb (bytes per parameter: 4, 2, 2, "
+        "1, 0.5). Quantized repositories (GGUF, AWQ, GPTQ, ...) are sized at their own format."
+    ),
+]
+MaxParams = Annotated[
+    float | None, Query(gt=0, le=100_000, description="Only models with at most this many billion parameters.")
 ]
 K = Annotated[int, Query(ge=1, le=K_MAX, description=f"Number of results (1-{K_MAX}).")]
 
@@ -150,6 +180,7 @@ def filter_query(
     cluster: ClusterParam = None,
     fits_in_gb: FitsIn = None,
     dtype: Dtype = "fp16",
+    max_params_billions: MaxParams = None,
 ) -> Filters:
     """The filter query parameters every listing route takes, as one dependency."""
     return Filters(
@@ -159,7 +190,9 @@ def filter_query(
         author=author,
         min_downloads=min_downloads,
         cluster=cluster,
-        max_params_billions=None if fits_in_gb is None else params_limit_for_memory(fits_in_gb, dtype),
+        max_params_billions=max_params_billions,
+        fits_in_gb=fits_in_gb,
+        dtype=dtype,
     )
 
 
@@ -232,7 +265,13 @@ def create_app(
             )
         # The hot path is an async route: the Edge query takes well under a millisecond, less than a
         # thread-pool hand-off; the response model serialises straight to JSON bytes (pydantic-core).
-        return {"query": result.query, "method": result.method, "results": _results(result.results)}
+        return {
+            "query": result.query,
+            "method": result.method,
+            "results": _results(result.results),
+            "unknown_size": result.unknown_size,
+            "notes": result.notes,
+        }
 
     @v1.get("/models/{model_id:path}", summary="Everything the catalog knows about a model")
     def model_info(model_id: str) -> dict[str, Any]:
@@ -262,7 +301,8 @@ def create_app(
             check_encoder(engine, embedder)
             vector = embedder.embed([q])[0]
             results = engine.search_vector(vector, k=k, sort=sort.value, filters=filters)
-        return {"query": q, "method": "text", "results": _results(results)}
+            unknown, notes = engine.coverage(filters, sort.value, results)
+        return {"query": q, "method": "text", "results": _results(results), "unknown_size": unknown, "notes": notes}
 
     @v1.get("/methods", response_model=list[MethodInfo], summary="Recommendation methods of the serving build")
     def methods() -> list[dict[str, Any]]:

@@ -25,7 +25,23 @@ def test_similar_shape_and_ranking(api: TestClient):
     assert body["query"] == "openai-community/gpt2" and body["method"] == "cosine"
     assert len(body["results"]) == 3
     first = body["results"][0]
-    assert set(first) == {"id", "score", "downloads", "likes", "pipeline_tag", "library", "last_modified", "why"}
+    assert set(first) == {
+        "id",
+        "score",
+        "downloads",
+        "likes",
+        "pipeline_tag",
+        "library",
+        "last_modified",
+        "why",
+        "license",
+        "params_billions",
+        "params_source",
+        "weight_format",
+        "leaderboard_average",
+    }
+    assert set(body) == {"query", "method", "results", "unknown_size", "notes"}
+    assert body["unknown_size"] is None and body["notes"] == []  # no size filter, score order
     assert all(r["id"] != "openai-community/gpt2" for r in body["results"])
     assert "same task: text-generation" in first["why"]
 
@@ -193,12 +209,27 @@ def test_live_swap_serves_a_new_build_without_restart(api: TestClient, admin_set
         assert in_flight.similar("gpt2", k=2).results
 
 
-def test_fits_in_memory_filter(api: TestClient):
-    # the small catalog has no parameter counts: nothing is known to fit, so nothing is returned
-    body = api.get("/v1/models/gpt2/similar", params={"fits_in_gb": 24, "dtype": "int8"}).json()
-    assert body["results"] == []
-    error(api.get("/v1/models/gpt2/similar", params={"fits_in_gb": 24, "dtype": "fp32"}), 422, "invalid_parameter")
+def test_fits_in_memory_filter_says_what_it_left_out(api: TestClient):
+    # Sizes of the small catalog are estimates from names and families (gpt2 124M, gpt2-large 774M,
+    # llama-7b 7B, ...); acme/empty has no name, type or family to size it by.
+    one_gb = {"k": 100, "fits_in_gb": 1}
+    body = api.get("/v1/models/gpt2/similar", params=one_gb).json()  # fp16: up to 0.447B parameters
+    ids = [r["id"] for r in body["results"]]
+    assert "acme/gpt2-gguf" in ids and "distilbert/distilgpt2" in ids
+    assert "meta/llama-7b" not in ids and "openai-community/gpt2-large" not in ids and "acme/empty" not in ids
+    assert all(r["params_billions"] is not None for r in body["results"])
+    assert all(r["params_billions"] <= 0.447 or r["weight_format"] for r in body["results"])
+    assert body["unknown_size"] == 1 and body["notes"] == ["1 model of unknown size left out by the size filter"]
+    int4 = api.get("/v1/models/gpt2/similar", params={**one_gb, "dtype": "int4"}).json()  # up to 1.79B
+    assert "openai-community/gpt2-large" in [r["id"] for r in int4["results"]]
+    assert "meta/llama-7b" not in [r["id"] for r in int4["results"]]
+    # a quantized copy is sized at its own format, whatever dtype is asked for
+    gguf = next(r for r in int4["results"] if r["id"] == "acme/gpt2-gguf")
+    assert gguf["weight_format"] == "gguf" and gguf["params_source"] == "lineage"
+    error(api.get("/v1/models/gpt2/similar", params={"fits_in_gb": 24, "dtype": "fp8"}), 422, "invalid_parameter")
     error(api.get("/v1/models/gpt2/similar", params={"fits_in_gb": 0}), 422, "invalid_parameter")
+    plain = api.get("/v1/models/gpt2/similar", params={"k": 100}).json()
+    assert plain["unknown_size"] is None and "acme/empty" in [r["id"] for r in plain["results"]]
 
 
 def test_diversity_parameters(api: TestClient):
