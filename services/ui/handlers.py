@@ -22,6 +22,7 @@ from urllib.parse import quote
 import plotly.graph_objects as go
 
 from hfmrs.clients import ApiError, RecommenderClient, ServiceUnavailableError
+from hfmrs.sizes import format_params
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,9 @@ SUGGESTIONS_SHOWN = 3
 MAX_LEGEND_GROUPS = 12  # map colours: the biggest groups get a colour each, the rest share "other"
 WEBGL_FROM = 3000  # points; below this the map draws as SVG, which also works where WebGL is off
 
-COLUMNS = ["#", "model", "score", "downloads", "likes", "task", "library", "updated", "why"]
-DATATYPES = ["number", "markdown", "number", "number", "str", "str", "str", "str", "str"]
-COLUMN_WIDTHS = ["4%", "20%", "6%", "9%", "5%", "12%", "10%", "8%", "26%"]  # sums to 100%: no side scroll
+COLUMNS = ["#", "model", "score", "downloads", "likes", "size", "task", "library", "updated", "why"]
+DATATYPES = ["number", "markdown", "number", "number", "str", "str", "str", "str", "str", "str"]
+COLUMN_WIDTHS = ["4%", "20%", "6%", "8%", "5%", "6%", "11%", "9%", "7%", "24%"]  # sums to 100%: no side scroll
 COMPARE_COLUMNS = ["#", "model", "score", "downloads", "task", "in both"]
 COMPARE_DATATYPES = ["number", "markdown", "number", "number", "str", "str"]
 COMPARE_WIDTHS = ["8%", "38%", "12%", "15%", "17%", "10%"]
@@ -47,6 +48,7 @@ SORTS: list[tuple[str, str]] = [
     ("likes ↓", "likes"),
     ("recently updated", "recent"),
     ("trending (download growth)", "trending"),
+    ("leaderboard score (LLMs)", "leaderboard"),
 ]
 # Suggestions for the filter boxes (any other value can be typed): the Hub's most common ones.
 TASKS = [
@@ -90,7 +92,10 @@ LIBRARIES = [
 LICENSES = ["apache-2.0", "mit", "openrail", "creativeml-openrail-m", "cc-by-4.0", "cc-by-nc-4.0", "llama2", "other"]
 
 EMPTY_PICK = "Pick a model above (type to search; old ids such as `gpt2` work too) or describe what you need."
-NO_RESULTS = "No models match these filters. Loosen a filter (task, library, license, minimum downloads) and try again."
+NO_RESULTS = (
+    "No models match these filters. Loosen a filter (task, library, license, minimum downloads, fits in memory) "
+    "and try again."
+)
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
@@ -163,8 +168,10 @@ def _clamp_k(k: float | int | None) -> int:
 
 # "Fits in memory" choices: the API turns GB and precision into a parameter-count limit.
 FITS_ANY = "any size"
-FITS_CHOICES = [FITS_ANY] + [f"{gb} GB at {dtype}" for dtype in ("fp16", "int8") for gb in (4, 8, 16, 24, 48, 80)]
-_FITS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*GB at (fp16|int8)\s*$")
+FITS_CHOICES = [FITS_ANY] + [
+    f"{gb} GB at {dtype}" for dtype in ("fp16", "int8", "int4") for gb in (4, 8, 16, 24, 48, 80)
+]
+_FITS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*GB at (fp32|fp16|bf16|int8|int4)\s*$")
 
 
 def filter_params(
@@ -199,6 +206,7 @@ def result_rows(results: Sequence[dict[str, Any]]) -> list[list[Any]]:
             round(float(r["score"]), 4),
             int(r.get("downloads") or 0),
             r["likes"] if r.get("likes") is not None else "",  # unknown in old snapshots: blank, not 0
+            size_text(r),
             r.get("pipeline_tag") or "",
             r.get("library") or "",
             _updated(r.get("last_modified")),
@@ -206,6 +214,76 @@ def result_rows(results: Sequence[dict[str, Any]]) -> list[list[Any]]:
         ]
         for rank, r in enumerate(results, start=1)
     ]
+
+
+def size_text(result: dict[str, Any]) -> str:
+    """``8.19B``, ``~7B`` (an estimate), ``~8B GGUF`` (a quantized copy); blank when the size is unknown."""
+    text = format_params(result.get("params_billions"), result.get("params_source"))
+    fmt = result.get("weight_format")
+    return f"{text} {fmt.upper()}" if text and fmt else text
+
+
+def notes_text(body: dict[str, Any]) -> str:
+    """The API's notes on a list (models a size filter left out, partial sorts), as Markdown lines."""
+    return "".join(f"\n\nℹ️ {md_text(note)}" for note in body.get("notes") or [])
+
+
+SIZE_SOURCES = {
+    "safetensors": "exact, from the weights",
+    "listed": "exact, from a size list",
+    "name": "estimated from the name",
+    "lineage": "the size of the model it was derived from",
+    "family": "the typical size of its family",
+}
+
+
+def model_facts(client: RecommenderClient, model_id: str) -> str:
+    """The query model's facts as a short Markdown block (what a Hub model page shows at a glance)."""
+    info = _guard(client, lambda: client.get(api_path(model_id)))
+    if isinstance(info, str):
+        return ""
+    facts = [f"**{model_link(info['id'])}**"]
+    if info.get("pipeline_tag"):
+        facts.append(md_text(info["pipeline_tag"]))
+    if info.get("library"):
+        facts.append(md_text(info["library"]))
+    if info.get("params_billions") is not None:
+        size = format_params(info["params_billions"])
+        why = SIZE_SOURCES.get(info.get("params_source") or "", "")
+        fmt = f" {md_text(str(info['weight_format']).upper())}" if info.get("weight_format") else ""
+        facts.append(f"{size} parameters{fmt}" + (f" ({why})" if why else ""))
+    if info.get("context_length"):
+        facts.append(f"context {int(info['context_length']):,} tokens")
+    if info.get("license"):
+        facts.append(f"license {md_text(info['license'])}")
+    facts.append(f"{int(info.get('downloads') or 0):,} downloads")
+    if info.get("likes") is not None:
+        facts.append(f"{int(info['likes']):,} likes")
+    if info.get("gated"):
+        facts.append("gated")
+    bases = info.get("base_model_ids") or []
+    if bases:
+        facts.append("base " + ", ".join(model_link(b) for b in bases[:2]))
+    lines = [" · ".join(facts)]
+    board = info.get("leaderboard") or {}
+    if board.get("average") is not None:
+        scores = ", ".join(
+            f"{label} {board[key]:.1f}"
+            for key, label in (
+                ("ifeval", "IFEval"),
+                ("bbh", "BBH"),
+                ("math", "MATH"),
+                ("gpqa", "GPQA"),
+                ("musr", "MuSR"),
+                ("mmlu_pro", "MMLU-Pro"),
+            )
+            if board.get(key) is not None
+        )
+        lines.append(
+            f"Open LLM Leaderboard v2 ({md_text(board.get('as_of', ''))}): average **{board['average']:.1f}**"
+            + (f" ({scores})" if scores else "")
+        )
+    return "\n\n".join(lines)
 
 
 def score_chart(results: Sequence[dict[str, Any]], title: str) -> go.Figure:
@@ -311,10 +389,13 @@ def recommend(
         return Results(message=body)
     results = body["results"]
     query, used = body["query"], body["method"]
+    facts = model_facts(client, query)
+    facts = facts + "\n\n" if facts else ""
     if not results:
-        return Results(message=NO_RESULTS, query=query)
+        return Results(message=facts + NO_RESULTS + notes_text(body), query=query)
     alias = f" (asked for {md_text(model_id)})" if model_id != query else ""
     message = f"{len(results)} models similar to {model_link(query)}{alias} by **{md_text(used)}**."
+    message = facts + message + notes_text(body)
     return Results(
         rows=result_rows(results),
         figure=score_chart(results, f"Similar to {query} ({used})"),
@@ -350,11 +431,11 @@ def describe(
         return Results(message=body)
     results = body["results"]
     if not results:
-        return Results(message=NO_RESULTS)
+        return Results(message=NO_RESULTS + notes_text(body))
     return Results(
         rows=result_rows(results),
         figure=score_chart(results, f"Matches for “{text[:60]}”"),
-        message=f"{len(results)} models matching “{md_text(text[:200])}”.",
+        message=f"{len(results)} models matching “{md_text(text[:200])}”." + notes_text(body),
         results=results,
     )
 

@@ -90,7 +90,8 @@ def test_api_down_is_a_friendly_message(down_client: RecommenderClient):
 def test_empty_states(client: RecommenderClient):
     assert handlers.recommend(client, "  ").message == handlers.EMPTY_PICK
     none = handlers.recommend(client, "gpt2", task="no-such-task")
-    assert none.rows == [] and none.message == handlers.NO_RESULTS
+    assert none.rows == [] and none.message.endswith(handlers.NO_RESULTS)
+    assert none.message.startswith("**[openai-community/gpt2](https://huggingface.co/openai-community/gpt2)**")
     assert "Describe what you need" in handlers.describe(client, "").message
     assert handlers.compare(client, "", "cosine", "jaccard").message == handlers.EMPTY_PICK
     assert "k must be" not in handlers.recommend(client, "gpt2", k=500).message  # clamped to 30, not an error
@@ -162,6 +163,21 @@ def test_ids_cannot_leave_the_route():
     assert handlers.api_path("../../admin/reload") == "/v1/models/%2E%2E/%2E%2E/admin/reload"
     assert handlers.api_path("openai-community/gpt2", "/similar") == "/v1/models/openai-community/gpt2/similar"
     assert handlers.api_path("a?b#c") == "/v1/models/a%3Fb%23c"
+
+
+def test_sizes_facts_and_what_the_size_filter_left_out(client: RecommenderClient):
+    # gpt2 and distilgpt2 have exact sizes in the bundled size list; the GGUF copy inherits gpt2's;
+    # llama-7b is sized by its name (too big for 1 GB); acme/empty cannot be sized at all.
+    result = handlers.recommend(client, "gpt2", k=30, fits="1 GB at fp16")
+    sizes = {r["id"]: handlers.size_text(r) for r in result.results}
+    assert sizes["distilbert/distilgpt2"] == "88.2M" and sizes["acme/gpt2-gguf"] == "~137M GGUF"
+    assert sizes["gpt2-medium"] == "~355M"  # the gpt2 family's "medium"
+    assert "meta/llama-7b" not in sizes and "acme/empty" not in sizes
+    assert "137M parameters (exact, from a size list)" in result.message  # the query model's facts
+    assert "ℹ️ 1 model of unknown size left out by the size filter" in result.message
+    assert [row[5] for row in result.rows] == list(sizes.values())  # the size column
+    likes = handlers.recommend(client, "gpt2", k=3, sort="likes")
+    assert "results have likes" in likes.message or "none of these results has likes" in likes.message
 
 
 def test_fits_in_memory_choice_becomes_api_parameters():
