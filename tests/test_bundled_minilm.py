@@ -61,3 +61,52 @@ def test_default_bm25_on_known_models(bundled_engine):
     assert set(gpt2[:3]) == {"openai-community/gpt2-medium", "openai-community/gpt2-large", "openai-community/gpt2-xl"}
     whisper = ids(bundled_engine.similar("openai/whisper-large-v2", k=6))
     assert set(whisper[:5]) <= {f"openai/whisper-{s}" for s in ("large", "small", "base", "tiny", "medium", "large-v3")}
+
+
+@pytest.mark.parametrize(
+    ("model_id", "same_kind"),
+    [
+        ("Qwen/Qwen3-8B", lambda r: "qwen3" in r.id.lower()),
+        ("google/gemma-3-270m", lambda r: "gemma-3" in r.id.lower()),
+        ("hexgrad/Kokoro-82M", lambda r: r.pipeline_tag == "text-to-speech" or "kokoro" in r.id.lower()),
+        ("amazon/chronos-2", lambda r: r.pipeline_tag == "time-series-forecasting"),
+    ],
+)
+def test_2026_models_resolve_with_neighbours_of_their_kind(bundled_engine, model_id, same_kind):
+    result = bundled_engine.similar(model_id, k=10)
+    assert result.query == model_id and len(result.results) == 10
+    assert sum(map(same_kind, result.results)) >= 8, [r.id for r in result.results]
+
+
+def test_old_renames_still_resolve(bundled_engine):
+    assert bundled_engine.resolve("gpt2") == "openai-community/gpt2"
+    assert bundled_engine.resolve("bert-base-uncased") == "google-bert/bert-base-uncased"
+    assert bundled_engine.resolve("THUDM/chatglm3-6b") == "zai-org/chatglm3-6b"  # an organisation the Hub renamed
+    assert bundled_engine.info("gpt2")["history"].keys() == {"2023-04", "2024-09", "2026-06"}
+
+
+def test_fits_in_8_gb_lists_sized_llms_and_counts_the_unknown(bundled_engine):
+    from hfmrs.sizes import params_limit_for_memory, quantized_limit_for_memory
+    from hfmrs.store.base import Filters
+
+    result = bundled_engine.similar("Qwen/Qwen3-8B", k=10, filters=Filters(fits_in_gb=8, dtype="fp16"))
+    assert len(result.results) == 10 and result.unknown_size > 1000
+    assert result.notes == [f"{result.unknown_size:,} models of unknown size left out by the size filter"]
+    for r in result.results:
+        payload = bundled_engine.info(r.id)
+        assert r.params_billions is not None and r.params_source is not None
+        if r.weight_format is None:
+            assert payload["fp_params_billions"] <= params_limit_for_memory(8, "fp16")
+        else:  # a quantized copy of an 8B model fits as GGUF/AWQ, not at fp16
+            assert payload["quantized_weights_gb"] <= quantized_limit_for_memory(8)
+
+
+def test_likes_sort_is_real_where_likes_exist(bundled_engine):
+    result = bundled_engine.similar("gpt2", k=10, sort="likes")
+    likes = [r.likes for r in result.results if r.likes is not None]
+    assert likes == sorted(likes, reverse=True) and len(likes) >= 3
+    assert all(r.likes is None for r in result.results[len(likes) :])  # the rest follow, in score order
+    assert result.notes == [
+        f"{len(likes)} of 10 results have likes (known for models in the 2026 snapshot or the Open LLM "
+        "Leaderboard); the rest follow in score order"
+    ]
