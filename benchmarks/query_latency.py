@@ -90,7 +90,7 @@ def id_tags(engine: Any) -> dict[str, str | None]:
 
 
 def engine_bench(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from hfmrs.store.base import Filters
+    from hfmrs.filters import Filters
 
     tags = id_tags(engine)
     ids = sorted(tags)
@@ -124,7 +124,8 @@ def engine_recall(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
     """recall@k of the cosine method (HNSW through the engine) against exact search in the same shard."""
     import qdrant_edge as qe
 
-    from hfmrs.store.base import TEXT, Filters
+    from hfmrs.filters import Filters
+    from hfmrs.store.base import TEXT
     from hfmrs.store.edge import edge_filter
 
     shard = getattr(engine.store, "_shard", None)

@@ -14,10 +14,10 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from hfmrs.engine import K_MAX, K_MIN, SORTS, Engine
+from hfmrs.filters import Filters
 from hfmrs.ids import UnknownModelError
 from hfmrs.settings import Settings, get_settings
 from hfmrs.sizes import format_params
-from hfmrs.store.base import Filters
 from hfmrs.store.builds import NoBuildError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="HFMRS, the Hugging Face Model Recommender System.")

@@ -7,7 +7,6 @@ Frontends only parse input and format output.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -15,11 +14,12 @@ from typing import Any
 
 from hfmrs.diversity import diversify
 from hfmrs.explain import Explainer
+from hfmrs.filters import Filters
 from hfmrs.ids import IdIndex, UnknownModelError
 from hfmrs.ranking import order
 from hfmrs.recommenders import Recommender, make_recommenders
 from hfmrs.settings import Settings
-from hfmrs.store.base import TEXT, Filters, Hit, ModelStore
+from hfmrs.store.base import TEXT, Hit, ModelStore
 from hfmrs.store.builds import ID_INDEX_DIR, Builds, NoBuildError, open_builds
 from hfmrs.store.cards import CARDS_DIR, HitCards
 
@@ -199,7 +199,7 @@ class Engine:
         notes: list[str] = []
         unknown = None
         if filters is not None and filters.sized:
-            unsized = dataclasses.replace(filters.without_size(), size_unknown=True).with_exclude(*exclude)
+            unsized = filters.without_size().replace(size_unknown=True).with_exclude(*exclude)
             unknown = self.store.count(unsized)
             if unknown:
                 notes.append(f"{unknown:,} {_plural(unknown, 'model')} of unknown size left out by the size filter")

@@ -13,22 +13,24 @@ Where a count comes from is part of the fact (``params_source``), best first:
 
 Everything but ``safetensors`` and ``listed`` is an estimate, and says so.  Quantized formats change
 the memory per parameter (:data:`QUANTIZED_BYTES_PER_PARAM`: a Q4 GGUF needs ~0.56 bytes, not 2), so
-the "fits in N GB" filter reads two payload fields: ``fp_params_billions`` for weights you load at a
-precision of your choice, ``quantized_weights_gb`` for weights stored quantized (:func:`memory_fields`).
+the "fits in N GB" filter (:mod:`hfmrs.filters`) reads two payload fields: ``fp_params_billions`` for
+weights you load at a precision of your choice, ``quantized_weights_gb`` for weights stored quantized
+(:func:`memory_fields`).
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import math
 import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from hfmrs.filters import GIB
 
 if TYPE_CHECKING:
     from hfmrs.catalog import Catalog, ModelRecord
@@ -41,18 +43,10 @@ EXACT_SOURCES = frozenset({"safetensors", "listed"})
 FAMILY_TABLE = "family-sizes.csv"
 
 # -- memory -----------------------------------------------------------------------------------------------
-# Bytes one parameter takes in memory at each precision you may load full-precision weights at.
-BYTES_PER_PARAM: dict[str, float] = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
-# Weights are not all a model needs: activations, the KV cache and the CUDA context add about a fifth on
-# top for inference at modest batch and context sizes (the usual rule of thumb: memory ~= 1.2 x weights).
-MEMORY_OVERHEAD = 1.2
-GIB = 1024**3  # "24 GB" cards hold 24 GiB; sizes are read as binary gigabytes
-
-Dtype = Literal["fp32", "fp16", "bf16", "int8", "int4"]
-
 # Bytes per parameter of weights stored quantized, scales included.  A GGUF repository holds many
 # quantizations; Q4_K_M (~4.5 bits a weight) is the one most people download.  4-bit AWQ/GPTQ/w4a16 keep an
-# fp16 scale (and zero) per group of 128 weights; MLX a scale and bias per group of 64 (+0.5 bit).
+# fp16 scale (and zero) per group of 128 weights; MLX a scale and bias per group of 64 (+0.5 bit).  (Full
+# precision at a chosen dtype: hfmrs.filters.BYTES_PER_PARAM, beside the fits filter that reads both.)
 QUANTIZED_BYTES_PER_PARAM: dict[str, float] = {
     "gguf": 0.56,
     "awq": 0.53,
@@ -70,31 +64,6 @@ QUANTIZED_BYTES_PER_PARAM: dict[str, float] = {
     "mlx-6bit": 0.81,
     "mlx-8bit": 1.06,
 }
-
-
-def params_limit_for_memory(gb: float, dtype: Dtype = "fp16", overhead: float = MEMORY_OVERHEAD) -> float:
-    """Billions of parameters whose weights fit in ``gb`` GiB at ``dtype``, with ``overhead`` for activations.
-
-    ``params_limit_for_memory(24, "fp16")`` is about 10.7: a 7B model fits a 24 GB card in fp16, a 13B one
-    does not (it needs int8).
-    """
-    if dtype not in BYTES_PER_PARAM:
-        raise ValueError(f"unknown dtype {dtype!r}; choose one of: {', '.join(BYTES_PER_PARAM)}")
-    _check_gb(gb)
-    if overhead < 1:
-        raise ValueError(f"overhead must be at least 1, got {overhead!r}")
-    return round(gb * GIB / (BYTES_PER_PARAM[dtype] * overhead) / 1e9, 3)
-
-
-def quantized_limit_for_memory(gb: float, overhead: float = MEMORY_OVERHEAD) -> float:
-    """The largest ``quantized_weights_gb`` that fits in ``gb`` GiB (the format fixes the bytes, not ``dtype``)."""
-    _check_gb(gb)
-    return round(gb / overhead, 3)
-
-
-def _check_gb(gb: float) -> None:
-    if not isinstance(gb, (int, float)) or isinstance(gb, bool) or not math.isfinite(gb) or gb <= 0:
-        raise ValueError(f"memory must be a positive number of GB, got {gb!r}")
 
 
 def memory_fields(params: int | None, weight_format: str | None) -> dict[str, float | None]:
@@ -116,24 +85,6 @@ def format_params(billions: float | None, source: str | None = None) -> str:
         number, unit = billions * 1e6, "K"
     text = f"{number:.3g}{unit}"
     return text if source is None or source in EXACT_SOURCES else "~" + text
-
-
-def weights_gb(params: int | None, weight_format: str | None, dtype: Dtype = "fp16") -> float | None:
-    """GiB the weights take: at their own quantized format, else at ``dtype``."""
-    if params is None:
-        return None
-    per_param = QUANTIZED_BYTES_PER_PARAM.get(weight_format or "", BYTES_PER_PARAM[dtype])
-    return round(params * per_param / GIB, 3)
-
-
-def fits(payload: dict, gb: float, dtype: Dtype = "fp16") -> bool:
-    """The fits filter evaluated in Python (the reference the Qdrant conditions are tested against)."""
-    fp, quantized = payload.get("fp_params_billions"), payload.get("quantized_weights_gb")
-    if fp is not None:
-        return fp <= params_limit_for_memory(gb, dtype)
-    if quantized is not None:
-        return quantized <= quantized_limit_for_memory(gb)
-    return False
 
 
 # -- weight formats ----------------------------------------------------------------------------------------

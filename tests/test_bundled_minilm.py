@@ -86,8 +86,7 @@ def test_old_renames_still_resolve(bundled_engine):
 
 
 def test_fits_in_8_gb_lists_sized_llms_and_counts_the_unknown(bundled_engine):
-    from hfmrs.sizes import params_limit_for_memory, quantized_limit_for_memory
-    from hfmrs.store.base import Filters
+    from hfmrs.filters import Filters, params_limit_for_memory, quantized_limit_for_memory
 
     result = bundled_engine.similar("Qwen/Qwen3-8B", k=10, filters=Filters(fits_in_gb=8, dtype="fp16"))
     assert len(result.results) == 10 and result.unknown_size > 1000

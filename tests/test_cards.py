@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from hfmrs.engine import Engine
-from hfmrs.store.base import HIT_FIELDS, Filters, point_id
+from hfmrs.filters import Filters
+from hfmrs.store.base import HIT_FIELDS, point_id
 from hfmrs.store.builds import open_builds
 from hfmrs.store.cards import CARDS_DIR, CardWriter, HitCards
 

@@ -3,8 +3,8 @@
 import pytest
 
 from hfmrs.engine import K_MAX, SORTS
+from hfmrs.filters import Filters
 from hfmrs.ids import UnknownModelError
-from hfmrs.store.base import Filters
 
 
 def ids(result):

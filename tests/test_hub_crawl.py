@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hfmrs.catalog import load_catalog, load_snapshot
+from hfmrs.filters import params_limit_for_memory
 from hfmrs.hub.crawl import (
     EXPAND,
     CrawlBusyError,
@@ -28,7 +29,6 @@ from hfmrs.hub.crawl import (
 )
 from hfmrs.hub.signals import trending_prior, with_trending_prior
 from hfmrs.settings import Settings
-from hfmrs.sizes import params_limit_for_memory
 from tests.fake_hub import FakeHub, Fault, bundled_hub_rows, running
 
 DAY1 = date(2025, 6, 1)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from hfmrs.engine import K_MAX, Engine
+from hfmrs.filters import Filters
 from hfmrs.recommenders import METHODS
-from hfmrs.store.base import Filters
 from tests.trained import shared_trained_settings
 
 ALL = list(METHODS)
@@ -77,7 +77,7 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("method", ALL)
-@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: repr({k: v for k, v in f.__dict__.items() if v}))
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: repr(f.values))
 def test_filters_hold_for_every_result(trained, method, filters):
     result = trained.similar("gpt2", k=10, method=method, filters=filters)
     for r in result.results:

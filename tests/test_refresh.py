@@ -12,12 +12,11 @@ from typer.testing import CliRunner
 
 from hfmrs.engine import Engine
 from hfmrs.features import soup, soup_hash
+from hfmrs.filters import Filters, params_limit_for_memory
 from hfmrs.hub.crawl import CrawlError, RetryPolicy
 from hfmrs.hub.refresh import refresh
 from hfmrs.settings import Settings
-from hfmrs.sizes import params_limit_for_memory
 from hfmrs.sources import open_catalog
-from hfmrs.store.base import Filters
 from hfmrs.store.builds import open_builds
 from tests.fake_hub import FakeHub, Fault, bundled_hub_rows, running
 

@@ -9,18 +9,16 @@ import pytest
 
 from hfmrs.catalog import BaseModel, Catalog, ModelRecord
 from hfmrs.facts import ListedFacts
+from hfmrs.filters import Filters, params_limit_for_memory, quantized_limit_for_memory
 from hfmrs.lineage import declared_parents
 from hfmrs.settings import BUNDLED_DATA, Settings
 from hfmrs.sizes import (
     FAMILY_TABLE,
     FamilyTable,
     estimate_sizes,
-    fits,
     format_params,
     memory_fields,
     params_from_name,
-    params_limit_for_memory,
-    quantized_limit_for_memory,
     tiny_test_model_size,
     weight_format,
 )
@@ -69,6 +67,10 @@ def test_params_from_name(model_id: str, params: float | None):
 )
 def test_weight_format(model_id, tags, library, expected):
     assert weight_format(model_id, tags, library) == expected
+
+
+def fits(payload: dict, gb: float, dtype: str = "fp16") -> bool:
+    return Filters(fits_in_gb=gb, dtype=dtype).matches({"id": "m", **payload})
 
 
 def test_memory_fields_and_fits():

@@ -75,7 +75,7 @@ def test_trained_build_stores_clusters_curve_and_vectors():
         assert all(len(p.vectors[GNN]) == 128 for p in points)
         assert all(abs(np.linalg.norm(p.vectors[GNN]) - 1) < 1e-4 for p in points)
         # the payload index serves cluster filters
-        from hfmrs.store.base import Filters
+        from hfmrs.filters import Filters
 
         sizes = [store.count(Filters(cluster=c)) for c in range(km["k"])]
         assert sum(sizes) == 15

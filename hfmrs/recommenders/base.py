@@ -10,7 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from hfmrs.store.base import Filters, Hit, ModelStore, PointData
+from hfmrs.filters import Filters
+from hfmrs.store.base import Hit, ModelStore, PointData
 
 
 class Recommender(ABC):

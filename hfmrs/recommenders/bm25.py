@@ -11,8 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from hfmrs.features import lexical_text
+from hfmrs.filters import Filters
 from hfmrs.recommenders.base import Recommender
-from hfmrs.store.base import BM25, Filters, Hit, PointData, SparseVector
+from hfmrs.store.base import BM25, Hit, PointData, SparseVector
 
 
 @lru_cache(maxsize=1)

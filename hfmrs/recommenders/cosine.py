@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from hfmrs.filters import Filters
 from hfmrs.recommenders.base import Recommender
-from hfmrs.store.base import TEXT, Filters, Hit, PointData
+from hfmrs.store.base import TEXT, Hit, PointData
 
 
 class CosineRecommender(Recommender):

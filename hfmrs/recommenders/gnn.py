@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from hfmrs.filters import Filters
 from hfmrs.recommenders.base import Recommender
-from hfmrs.store.base import GNN, TEXT, Filters, Hit, ModelStore, PointData
+from hfmrs.store.base import GNN, TEXT, Hit, ModelStore, PointData
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from hfmrs.features import lexical_text
+from hfmrs.filters import Filters
 from hfmrs.ranking import score_key
 from hfmrs.recommenders.base import Recommender
 from hfmrs.recommenders.bm25 import bm25_query
 from hfmrs.settings import Settings
-from hfmrs.store.base import BM25, GNN, TEXT, Filters, Hit, ModelStore, PointData, Vector
+from hfmrs.store.base import BM25, GNN, TEXT, Hit, ModelStore, PointData, Vector
 
 RRF_K = 60
 DEFAULT_WEIGHTS = (1.0, 1.0, 1.0)  # text, gnn, bm25

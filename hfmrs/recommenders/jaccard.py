@@ -14,9 +14,10 @@ candidate pool reaches past the k-th best Jaccard's overlap the answer is exact;
 from __future__ import annotations
 
 from hfmrs.features import sparse_tokens
+from hfmrs.filters import Filters
 from hfmrs.ranking import score_key
 from hfmrs.recommenders.base import Recommender
-from hfmrs.store.base import Filters, Hit, PointData, SparseVector
+from hfmrs.store.base import Hit, PointData, SparseVector
 
 TIE_MARGIN = 20
 

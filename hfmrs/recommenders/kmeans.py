@@ -9,11 +9,11 @@ every in-cluster hit (cosine is in [-1, 1]) and a reader can tell them apart (ne
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
+from hfmrs.filters import Filters
 from hfmrs.recommenders.base import Recommender
-from hfmrs.store.base import TEXT, Filters, Hit, ModelStore, PointData
+from hfmrs.store.base import TEXT, Hit, ModelStore, PointData
 
 FILL_PENALTY = 2.0
 
@@ -37,7 +37,7 @@ class KMeansRecommender(Recommender):
         cluster = query.payload.get("cluster")
         hits: list[Hit] = []
         if cluster is not None and filters.cluster is None:  # a caller's own cluster filter wins
-            hits = self.store.search(TEXT, vector, k, dataclasses.replace(filters, cluster=int(cluster)))
+            hits = self.store.search(TEXT, vector, k, filters.replace(cluster=int(cluster)))
         elif filters.cluster is not None:
             return self.store.search(TEXT, vector, k, filters)
         if len(hits) < k:

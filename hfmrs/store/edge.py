@@ -10,14 +10,11 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from hfmrs.filters import AnyOf, Condition, Filters, Index, Match, Range
 from hfmrs.store.base import (
-    DATETIME_FIELDS,
-    FLOAT_FIELDS,
     HIT_FIELDS,
-    INTEGER_FIELDS,
-    KEYWORD_FIELDS,
+    PAYLOAD_INDEXES,
     QUANTIZED_OVERSAMPLING,
-    Filters,
     Hit,
     PointData,
     SparseVector,
@@ -29,12 +26,16 @@ from hfmrs.store.cards import HitCards
 
 log = logging.getLogger(__name__)
 
-_INDEXES = (
-    *((f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS),
-    *((f, qe.IntegerIndexParams(lookup=lookup, range=range_)) for f, lookup, range_ in INTEGER_FIELDS),
-    *((f, qe.PayloadSchemaType.Float) for f in FLOAT_FIELDS),
-    *((f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS),
-)
+
+def _index_schema(index: Index) -> Any:
+    if index.kind == "keyword":
+        return qe.PayloadSchemaType.Keyword
+    if index.kind == "integer":
+        return qe.IntegerIndexParams(lookup=index.lookup, range=index.range)
+    return qe.PayloadSchemaType.Float
+
+
+_INDEXES = tuple((index.key, _index_schema(index)) for index in PAYLOAD_INDEXES)
 
 
 # A build's upserts go into one in-memory appendable segment until optimize() turns it into an indexed,
@@ -81,35 +82,24 @@ def _search_params(vector: Vector) -> qe.SearchParams | None:
     return None if isinstance(vector, SparseVector) else _DENSE_SEARCH
 
 
+def edge_condition(condition: Condition) -> Any:
+    """A neutral filter condition (hfmrs.filters) as Qdrant Edge speaks it."""
+    if isinstance(condition, Match):
+        return qe.FieldCondition(key=condition.key, match=qe.MatchValue(condition.value))
+    if isinstance(condition, Range):
+        gte = None if condition.gte is None else float(condition.gte)
+        lte = None if condition.lte is None else float(condition.lte)
+        return qe.FieldCondition(key=condition.key, range=qe.RangeFloat(gte=gte, lte=lte))
+    if isinstance(condition, AnyOf):
+        return qe.Filter(should=[edge_condition(c) for c in condition.conditions])
+    return qe.IsEmptyCondition(key=condition.key)
+
+
 def edge_filter(filters: Filters | None) -> qe.Filter | None:
     if filters is None:
         return None
-    must: list[Any] = [
-        qe.FieldCondition(key=k, match=qe.MatchValue(v)) for k, v in filters.keyword_conditions().items()
-    ]
-    if filters.min_downloads is not None:
-        must.append(qe.FieldCondition(key="downloads", range=qe.RangeFloat(gte=float(filters.min_downloads))))
-    if filters.cluster is not None:
-        must.append(qe.FieldCondition(key="cluster", match=qe.MatchValue(int(filters.cluster))))
-    if filters.max_params_billions is not None:
-        must.append(
-            qe.FieldCondition(key="params_billions", range=qe.RangeFloat(lte=float(filters.max_params_billions)))
-        )
-    if (limits := filters.fits_limits()) is not None:
-        fp_limit, quantized_limit = limits
-        must.append(
-            qe.Filter(
-                should=[
-                    qe.FieldCondition(key="fp_params_billions", range=qe.RangeFloat(lte=fp_limit)),
-                    qe.FieldCondition(key="quantized_weights_gb", range=qe.RangeFloat(lte=quantized_limit)),
-                ]
-            )
-        )
-    if filters.size_unknown:
-        must.append(qe.IsEmptyCondition(key="params_billions"))
-    must_not: list[Any] = []
-    if filters.exclude:
-        must_not.append(qe.HasIdCondition({point_id(m) for m in filters.exclude}))
+    must = [edge_condition(c) for c in filters.conditions()]
+    must_not = [qe.HasIdCondition({point_id(m) for m in filters.exclude})] if filters.exclude else []
     if not must and not must_not:
         return None
     return qe.Filter(must=must or None, must_not=must_not or None)
@@ -342,7 +332,3 @@ class EdgeStore:
 
     def count(self, filters: Filters | None = None) -> int:
         return int(self._shard.count(qe.CountRequest(filter=edge_filter(filters), exact=True)))
-
-    def facet(self, key: str, limit: int = 100) -> list[tuple[str, int]]:
-        response = self._shard.facet(qe.FacetRequest(key=key, limit=limit, exact=True))
-        return [(str(h.value), int(h.count)) for h in response.hits]

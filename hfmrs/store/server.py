@@ -14,14 +14,11 @@ from typing import Any
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
+from hfmrs.filters import AnyOf, Condition, Filters, Index, Match, Range
 from hfmrs.store.base import (
-    DATETIME_FIELDS,
-    FLOAT_FIELDS,
     HIT_FIELDS,
-    INTEGER_FIELDS,
-    KEYWORD_FIELDS,
+    PAYLOAD_INDEXES,
     QUANTIZED_OVERSAMPLING,
-    Filters,
     Hit,
     PointData,
     SparseVector,
@@ -32,15 +29,16 @@ from hfmrs.store.base import (
 
 log = logging.getLogger(__name__)
 
-_INDEXES = (
-    *((f, qm.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS),
-    *(
-        (f, qm.IntegerIndexParams(type=qm.IntegerIndexType.INTEGER, lookup=lookup, range=range_))
-        for f, lookup, range_ in INTEGER_FIELDS
-    ),
-    *((f, qm.PayloadSchemaType.FLOAT) for f in FLOAT_FIELDS),
-    *((f, qm.PayloadSchemaType.DATETIME) for f in DATETIME_FIELDS),
-)
+
+def _index_schema(index: Index) -> Any:
+    if index.kind == "keyword":
+        return qm.PayloadSchemaType.KEYWORD
+    if index.kind == "integer":
+        return qm.IntegerIndexParams(type=qm.IntegerIndexType.INTEGER, lookup=index.lookup, range=index.range)
+    return qm.PayloadSchemaType.FLOAT
+
+
+_INDEXES = tuple((index.key, _index_schema(index)) for index in PAYLOAD_INDEXES)
 
 
 _DENSE_SEARCH = qm.SearchParams(
@@ -72,33 +70,22 @@ def _from_vector(value: Any) -> Vector:
     return list(value)
 
 
+def server_condition(condition: Condition) -> Any:
+    """A neutral filter condition (hfmrs.filters) as qdrant-client speaks it."""
+    if isinstance(condition, Match):
+        return qm.FieldCondition(key=condition.key, match=qm.MatchValue(value=condition.value))
+    if isinstance(condition, Range):
+        return qm.FieldCondition(key=condition.key, range=qm.Range(gte=condition.gte, lte=condition.lte))
+    if isinstance(condition, AnyOf):
+        return qm.Filter(should=[server_condition(c) for c in condition.conditions])
+    return qm.IsEmptyCondition(is_empty=qm.PayloadField(key=condition.key))
+
+
 def server_filter(filters: Filters | None) -> qm.Filter | None:
     if filters is None:
         return None
-    must: list[Any] = [
-        qm.FieldCondition(key=k, match=qm.MatchValue(value=v)) for k, v in filters.keyword_conditions().items()
-    ]
-    if filters.min_downloads is not None:
-        must.append(qm.FieldCondition(key="downloads", range=qm.Range(gte=filters.min_downloads)))
-    if filters.cluster is not None:
-        must.append(qm.FieldCondition(key="cluster", match=qm.MatchValue(value=int(filters.cluster))))
-    if filters.max_params_billions is not None:
-        must.append(qm.FieldCondition(key="params_billions", range=qm.Range(lte=filters.max_params_billions)))
-    if (limits := filters.fits_limits()) is not None:
-        fp_limit, quantized_limit = limits
-        must.append(
-            qm.Filter(
-                should=[
-                    qm.FieldCondition(key="fp_params_billions", range=qm.Range(lte=fp_limit)),
-                    qm.FieldCondition(key="quantized_weights_gb", range=qm.Range(lte=quantized_limit)),
-                ]
-            )
-        )
-    if filters.size_unknown:
-        must.append(qm.IsEmptyCondition(is_empty=qm.PayloadField(key="params_billions")))
-    must_not: list[Any] = []
-    if filters.exclude:
-        must_not.append(qm.HasIdCondition(has_id=[point_id(m) for m in filters.exclude]))
+    must = [server_condition(c) for c in filters.conditions()]
+    must_not = [qm.HasIdCondition(has_id=[point_id(m) for m in filters.exclude])] if filters.exclude else []
     if not must and not must_not:
         return None
     return qm.Filter(must=must or None, must_not=must_not or None)
@@ -257,7 +244,3 @@ class ServerStore:
 
     def count(self, filters: Filters | None = None) -> int:
         return int(self.client.count(self.collection, count_filter=server_filter(filters), exact=True).count)
-
-    def facet(self, key: str, limit: int = 100) -> list[tuple[str, int]]:
-        response = self.client.facet(self.collection, key=key, limit=limit, exact=True)
-        return [(str(h.value), int(h.count)) for h in response.hits]

@@ -19,8 +19,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from hfmrs.filters import Filters
 from hfmrs.recommenders.hybrid import DEFAULT_WEIGHTS, HybridRecommender
-from hfmrs.store.base import GNN, TEXT, Filters, ModelStore
+from hfmrs.store.base import GNN, TEXT, ModelStore
 
 log = logging.getLogger(__name__)
 
