@@ -94,8 +94,8 @@ def startup_worker(home: Path) -> dict[str, Any]:
     """Runs in a fresh child: how long until the recommender can answer."""
     t0 = time.perf_counter()
     from hfmrs.engine import Engine
-    from hfmrs.serving import LiveEngine
     from hfmrs.settings import Settings
+    from services.recommender.live import LiveEngine
 
     out: dict[str, Any] = {"import_s": round(time.perf_counter() - t0, 3)}
     settings = Settings(home=home, vector_cache=home / "none", _env_file=None, embedder_url="http://127.0.0.1:9")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from hfmrs.diversity import diversify
 from hfmrs.explain import Explainer
@@ -39,19 +41,31 @@ MAX_QUERY_LENGTH = 1000
 
 @dataclass
 class Recommendation:
-    id: str
-    score: float
+    """One model in a list of results (the public API's result shape is this dataclass)."""
+
+    id: Annotated[str, Field(description="Canonical Hub id.")]
+    score: Annotated[float, Field(description="The method's score (higher is more similar).")]
     downloads: int
-    likes: int | None
+    likes: Annotated[int | None, Field(description="Likes; null where no snapshot has them.")]
     pipeline_tag: str | None
     library: str | None
     last_modified: str | None
-    why: list[str] = field(default_factory=list)
+    why: Annotated[list[str], Field(description="Evidence shared with the query model.")] = field(default_factory=list)
     license: str | None = None
-    params_billions: float | None = None
-    params_source: str | None = None  # hfmrs.sizes.PARAMS_SOURCES: exact ("safetensors", "listed") or estimated
-    weight_format: str | None = None  # a quantized storage format ("gguf", "awq", ...), None = full precision
-    leaderboard_average: float | None = None  # Open LLM Leaderboard v2 average (0-100), LLMs only
+    params_billions: Annotated[float | None, Field(description="Parameters in billions (null: unknown).")] = None
+    params_source: Annotated[
+        str | None,
+        Field(
+            description="Where the size comes from: safetensors or listed (exact); lineage, name, family (estimates)."
+        ),
+    ] = None
+    weight_format: Annotated[
+        str | None,
+        Field(description="Quantized storage format (gguf, awq, gptq, fp8, mlx-4bit, ...); null: full precision."),
+    ] = None
+    leaderboard_average: Annotated[
+        float | None, Field(description="Open LLM Leaderboard v2 average score (0-100), LLMs only.")
+    ] = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,12 +73,35 @@ class Recommendation:
 
 @dataclass
 class Similar:
-    query: str  # canonical id of the query model
+    """A list of results: the models like a model (or, for a search, matching a text)."""
+
+    query: Annotated[str, Field(description="Canonical id of the query model, or the text searched for.")]
     method: str
     results: list[Recommendation]
-    # Models a size filter left out because their size is unknown (None: no size filter was given).
-    unknown_size: int | None = None
-    notes: list[str] = field(default_factory=list)  # what a reader should know about this list
+    unknown_size: Annotated[
+        int | None,
+        Field(description="Models of unknown size a size filter left out (null when no size filter was given)."),
+    ] = None
+    notes: Annotated[list[str], Field(description="What to know about this list (left-out models, partial sorts).")] = (
+        field(default_factory=list)
+    )
+
+
+@dataclass
+class ModelSummary:
+    """An id with its downloads (autocomplete)."""
+
+    id: str
+    downloads: int
+
+
+@dataclass
+class MethodInfo:
+    """A recommendation method of the serving build."""
+
+    name: str
+    description: str
+    default: bool
 
 
 def validate(k: int, sort: str, methods: Sequence[str], method: str) -> None:
@@ -136,10 +173,13 @@ class Engine:
             raise UnknownModelError(model_id, self.ids.suggest(model_id))
         return points[0].payload
 
-    def autocomplete(self, prefix: str, limit: int = 10) -> list[dict[str, Any]]:
+    def autocomplete(self, prefix: str, limit: int = 10) -> list[ModelSummary]:
         if not 1 <= limit <= K_MAX:
             raise ValueError(f"limit must be from 1 to {K_MAX}, got {limit}")
-        return [{"id": m, "downloads": self.ids.downloads_of(m)} for m in self.ids.prefix(prefix, limit)]
+        return [ModelSummary(m, self.ids.downloads_of(m)) for m in self.ids.prefix(prefix, limit)]
+
+    def method_infos(self) -> list[MethodInfo]:
+        return [MethodInfo(n, r.description, n == self.default_method) for n, r in self.recommenders.items()]
 
     # -- recommendations ---------------------------------------------------------------------------
     def similar(
@@ -185,12 +225,14 @@ class Engine:
         return Similar(canonical, method, results, unknown, notes)
 
     def search_vector(
-        self, vector: list[float], k: int = 10, sort: str = "score", filters: Filters | None = None
-    ) -> list[Recommendation]:
+        self, text: str, vector: list[float], k: int = 10, sort: str = "score", filters: Filters | None = None
+    ) -> Similar:
         """Models nearest to a free-text query's embedding (the vector comes from the embedder)."""
         validate(k, sort, ["cosine"], "cosine")
         hits = self.store.search("text", vector, k, filters)
-        return [self._recommendation(h, None) for h in order(hits, sort)]
+        results = [self._recommendation(h, None) for h in order(hits, sort)]
+        unknown, notes = self.coverage(filters, sort, results)
+        return Similar(text, "text", results, unknown, notes)
 
     def coverage(
         self, filters: Filters | None, sort: str, results: Sequence[Recommendation], exclude: Sequence[str] = ()
@@ -199,7 +241,7 @@ class Engine:
         notes: list[str] = []
         unknown = None
         if filters is not None and filters.sized:
-            unsized = filters.without_size().replace(size_unknown=True).with_exclude(*exclude)
+            unsized = filters.only_unknown_size().with_exclude(*exclude)
             unknown = self.store.count(unsized)
             if unknown:
                 notes.append(f"{unknown:,} {_plural(unknown, 'model')} of unknown size left out by the size filter")

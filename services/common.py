@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hfmrs.clients import ServiceUnavailableError
 from hfmrs.ids import UnknownModelError
-from hfmrs.jobs import JobConflictError, UnknownJobError
 from hfmrs.settings import Settings
 from hfmrs.store.builds import NoBuildError
+from services.clients import ServiceUnavailableError
+from services.jobs import JobConflictError, UnknownJobError
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +30,28 @@ CORS_ORIGIN_REGEX = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
 
 class ApiError(Exception):
+    """An error any route raises to answer with the shared error shape (clients see ``ApiCallError``)."""
+
     def __init__(self, status: int, code: str, message: str, suggestions: list[str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.suggestions = status, code, message, suggestions
 
 
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    suggestions: list[str] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every service: ``{"error": {"code", "message", "suggestions"?}}``."""
+
+    error: ErrorBody
+
+
 def error_response(status: int, code: str, message: str, suggestions: list[str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if suggestions is not None:
-        body["suggestions"] = suggestions
-    return JSONResponse({"error": body}, status_code=status)
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, suggestions=suggestions))
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status)
 
 
 def _validation_message(error: RequestValidationError) -> str:

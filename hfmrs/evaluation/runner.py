@@ -11,8 +11,6 @@ baseline's vectors are cached under the same home.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import logging
 import math
@@ -83,16 +81,10 @@ def evaluation_settings(settings: Settings, eval_home: Path | None = None) -> Se
 
 
 def find_trainer(settings: Settings, split: LineageSplit) -> tuple[Any, str]:
-    """``hfmrs.training.make_trainer(settings, split)`` when that package exists, and a key naming it."""
-    if importlib.util.find_spec("hfmrs.training") is None:
-        return None, ""
-    try:
-        make_trainer = importlib.import_module("hfmrs.training").make_trainer
-    except (ImportError, AttributeError) as error:
-        log.warning("hfmrs.training has no usable make_trainer (%s); evaluating untrained methods only", error)
-        return None, ""
-    trainer = make_trainer(settings, split)
-    return trainer, "" if trainer is None else ";trainer=hfmrs.training"
+    """The training step for the evaluation build (on the evaluation's split), and a key naming it."""
+    from hfmrs.training import make_trainer
+
+    return make_trainer(settings, split), ";trainer=hfmrs.training"
 
 
 def check_no_leak(engine: Engine, split: LineageSplit) -> int:
@@ -318,7 +310,7 @@ def _recommenders(
         if SEARCH_METHOD in methods:
             vectors = dict(zip(texts, encoder.encode(texts), strict=True))
             out[SEARCH_METHOD] = lambda text: [
-                (r.id, r.score) for r in engine.search_vector(vectors[text].tolist(), k=max_k)
+                (r.id, r.score) for r in engine.search_vector(text, vectors[text].tolist(), k=max_k).results
             ]
     else:
         for method in methods:

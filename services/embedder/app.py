@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field, StringConstraints
 
 from hfmrs.embedding import Encoder, load_encoder
-from hfmrs.jobs import JobRunner
 from hfmrs.settings import Settings, get_settings
 from hfmrs.store.builds import open_builds
 from services.common import ApiError, admin_guard, install_error_handlers
+from services.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
-from hfmrs.clients import EmbedderClient
 from hfmrs.embedding import Encoder
-from hfmrs.jobs import JobRunner
 from hfmrs.settings import Settings, get_settings
+from services.clients import EmbedderClient
 from services.common import admin_guard, install_error_handlers
+from services.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 

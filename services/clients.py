@@ -86,11 +86,13 @@ class RecommenderClient:
         except httpx.HTTPError as error:
             raise ServiceUnavailableError(f"the recommender API is unreachable ({error.__class__.__name__})") from error
         if response.status_code >= 400:
-            raise ApiError.from_response(response)
+            raise ApiCallError.from_response(response)
         return response.json()
 
 
-class ApiError(Exception):
+class ApiCallError(Exception):
+    """An error answer of the public API, as a client sees it (the server's side: ``services.common.ApiError``)."""
+
     def __init__(self, status: int, code: str, message: str, suggestions: list[str] | None = None):
         super().__init__(message)
         self.status = status
@@ -99,7 +101,7 @@ class ApiError(Exception):
         self.suggestions = suggestions or []
 
     @classmethod
-    def from_response(cls, response: httpx.Response) -> ApiError:
+    def from_response(cls, response: httpx.Response) -> ApiCallError:
         try:
             body = response.json()["error"]
             return cls(response.status_code, body.get("code", ""), body.get("message", ""), body.get("suggestions"))

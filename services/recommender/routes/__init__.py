@@ -1,0 +1,2 @@
+"""The recommender's routes, one module per resource: models (similar, search, info, autocomplete),
+catalog (methods, map) and ops (health, reload, the seed's legacy endpoint)."""

@@ -1,0 +1,85 @@
+"""``/v1/models/...`` and ``/v1/search``: similar models, free-text search, a model's record, autocomplete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from hfmrs.engine import K_MAX, MAX_ID_LENGTH, MAX_QUERY_LENGTH, Engine, ModelSummary, Similar
+from services.clients import EmbedderClient
+from services.common import ApiError
+from services.recommender.deps import Embedder, FilterParams, K, Live, ModelId
+from services.recommender.schemas import Sort
+
+router = APIRouter(prefix="/v1", tags=["models"])
+
+SCORE = Sort("score")
+
+
+@router.get("/models/{model_id:path}/similar", response_model=Similar, summary="Models similar to a model")
+async def similar(
+    model_id: ModelId,
+    live: Live,
+    filters: FilterParams,
+    k: K = 10,
+    method: Annotated[
+        str | None, Query(max_length=50, description="Method (GET /v1/methods); default: the best.")
+    ] = None,
+    sort: Annotated[Sort, Query(description="Order of the top k.")] = SCORE,
+    diversity: Annotated[
+        float | None,
+        Query(ge=0, le=1, description="MMR λ: 1 = the method's ranking, lower = more varied results; unset = off."),
+    ] = None,
+    per_author: Annotated[
+        int | None, Query(ge=1, le=K_MAX, description="At most this many results per author.")
+    ] = None,
+) -> Similar:
+    # The hot path is an async route: the Edge query takes well under a millisecond, less than a
+    # thread-pool hand-off.
+    with live.acquire() as engine:
+        return engine.similar(
+            model_id, k=k, method=method, sort=sort.value, filters=filters, diversity=diversity, per_author=per_author
+        )
+
+
+@router.get("/models/{model_id:path}", summary="Everything the catalog knows about a model")
+def model_info(model_id: ModelId, live: Live) -> dict[str, Any]:
+    with live.acquire() as engine:
+        payload = engine.info(model_id)
+    return {k: v for k, v in payload.items() if k != "tokens"}
+
+
+@router.get("/models", response_model=list[ModelSummary], summary="Autocomplete: ids by prefix, most downloaded first")
+def models(
+    live: Live,
+    prefix: Annotated[str, Query(max_length=MAX_ID_LENGTH)] = "",
+    limit: Annotated[int, Query(ge=1, le=K_MAX)] = 10,
+) -> list[ModelSummary]:
+    with live.acquire() as engine:
+        return engine.autocomplete(prefix, limit)
+
+
+@router.get("/search", response_model=Similar, summary="Free-text search: describe the model you need")
+def search(
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="What you need, in words.")],
+    live: Live,
+    embedder: Embedder,
+    filters: FilterParams,
+    k: K = 10,
+    sort: Annotated[Sort, Query()] = SCORE,
+) -> Similar:
+    if not q.strip():
+        raise ApiError(422, "invalid_parameter", "q is blank")
+    with live.acquire() as engine:
+        check_encoder(engine, embedder)
+        vector = embedder.embed([q])[0]
+        return engine.search_vector(q, vector, k=k, sort=sort.value, filters=filters)
+
+
+def check_encoder(engine: Engine, embedder: EmbedderClient) -> None:
+    """Free-text queries must be embedded by the encoder the build was made with."""
+    wanted = engine.manifest.get("encoder")
+    got = embedder.name
+    if wanted and got != wanted:
+        raise ApiError(503, "encoder_mismatch", f"the embedder serves {got!r} but the build was made with {wanted!r}")
