@@ -1,12 +1,19 @@
-"""`hfmrs` command line: parse arguments, call the engine or the pipeline, print the result."""
+"""`hfmrs` command line: parse arguments, call the engine or the pipeline, print the result.
+
+These are the library's commands; ``services/cli.py`` adds the HTTP services' (``serve``, ``up``) and is
+what the installed ``hfmrs`` runs.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,7 +21,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from hfmrs.engine import K_MAX, K_MIN, SORTS, Engine
-from hfmrs.filters import Filters
+from hfmrs.filters import Filters, public_fields
 from hfmrs.ids import UnknownModelError
 from hfmrs.settings import Settings, get_settings
 from hfmrs.sizes import format_params
@@ -98,41 +105,52 @@ def bundle_vectors(
     console.print(f"{written:,} vectors in {out} ({embedded:,} embedded now, the rest from the vector cache)")
 
 
+def with_filter_options(command: Callable[..., None]) -> Callable[..., None]:
+    """One option per public filter field (:data:`hfmrs.filters.FIELDS`) for a command taking ``filters``:
+    the values arrive as one validated :class:`~hfmrs.filters.Filters`, and a bad value exits 2 with the
+    field's message before anything is opened."""
+    fields = public_fields()
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "filters"]
+    options = []
+    for f in fields:
+        flags = ["--" + f.name.replace("_", "-"), *f.cli_names]
+        hint = f.help + (f" One of: {', '.join(f.choices)}." if f.choices else "")
+        annotation = Annotated[f.type | None, typer.Option(*flags, help=hint, show_default=f.default is not None)]
+        options.append(
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=annotation)
+        )
+
+    @functools.wraps(command)
+    def with_filters(*args: Any, **kwargs: Any) -> None:
+        values = {f.name: kwargs.pop(f.name, f.default) for f in fields}
+        try:
+            filters = Filters(**values)
+        except ValueError as error:
+            fail(str(error), f"hint: see `hfmrs {command.__name__} --help`")
+        command(*args, filters=filters, **kwargs)
+
+    parameters = [*kept, *options]
+    with_filters.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_filters.__annotations__ = {p.name: p.annotation for p in parameters}
+    return with_filters
+
+
 @app.command()
+@with_filter_options
 def recommend(
     model_id: Annotated[str, typer.Argument(help="Model id or legacy alias, e.g. gpt2 or openai-community/gpt2.")],
     n: Annotated[int, typer.Option("-n", "--n", help=f"Number of results ({K_MIN}-{K_MAX}).")] = 10,
     method: Annotated[str | None, typer.Option(help="Method (see `hfmrs methods`); default from settings.")] = None,
     sort: Annotated[str, typer.Option(help=f"Order: {', '.join(SORTS)}.")] = "score",
-    task: Annotated[str | None, typer.Option(help="Only models with this pipeline tag.")] = None,
-    library: Annotated[str | None, typer.Option(help="Only models of this library.")] = None,
-    license: Annotated[str | None, typer.Option(help="Only models under this license.")] = None,
-    min_downloads: Annotated[int | None, typer.Option(help="Only models with at least this many downloads.")] = None,
-    fits_in_gb: Annotated[
-        float | None, typer.Option(help="Only models whose weights fit in this many GB (see --dtype).")
-    ] = None,
-    dtype: Annotated[
-        str,
-        typer.Option(help="Precision full-precision weights load at, for --fits-in-gb: fp32, fp16, bf16, int8, int4."),
-    ] = "fp16",
     diversity: Annotated[
         float | None, typer.Option(help="MMR λ from 0 to 1: 1 = the method's ranking, lower = more varied.")
     ] = None,
     per_author: Annotated[int | None, typer.Option(help="At most this many results per author.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    filters: Filters | None = None,
 ) -> None:
-    """Models similar to MODEL_ID."""
-    try:
-        filters = Filters(
-            pipeline_tag=task,
-            library=library,
-            license=license,
-            min_downloads=min_downloads,
-            fits_in_gb=fits_in_gb,
-            dtype=dtype,
-        )
-    except ValueError as error:
-        fail(str(error), "hint: see `hfmrs recommend --help`")
+    """Models similar to MODEL_ID (filters: every option from --pipeline-tag on)."""
     engine = open_engine(get_settings())
     try:
         result = engine.similar(
@@ -211,14 +229,13 @@ def methods() -> None:
         engine.close()
 
 
-# Commands that live beside the code they run (training, evaluation, live ingest, services); imported
-# last because they register on `app`.
-from hfmrs import services_cli  # noqa: E402
+# Commands that live beside the code they run (training, evaluation, live ingest); imported last because
+# they register on `app`.  The HTTP services add `serve` and `up` (services/cli.py, the installed `hfmrs`).
 from hfmrs.evaluation import cli as evaluation_cli  # noqa: E402
 from hfmrs.hub import cli as hub_cli  # noqa: E402
 from hfmrs.training import cli as training_cli  # noqa: E402
 
-for _module in (training_cli, evaluation_cli, hub_cli, services_cli):
+for _module in (training_cli, evaluation_cli, hub_cli):
     _module.register(app)
 
 if __name__ == "__main__":  # pragma: no cover

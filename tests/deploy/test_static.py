@@ -131,11 +131,11 @@ def validate_settings(env: dict[str, str], where: str, monkeypatch: pytest.Monke
 def cli() -> Any:
     import typer.main
 
-    import hfmrs.cli
+    import services.cli
 
     # Typer may vendor its own click, so the objects are duck-typed: .commands, .params, .opts, .make_context.
-    group = typer.main.get_command(hfmrs.cli.app)
-    assert hasattr(group, "commands"), "hfmrs.cli.app must be a group of commands"
+    group = typer.main.get_command(services.cli.app)
+    assert hasattr(group, "commands"), "services.cli.app (the installed `hfmrs`) must be a group of commands"
     return group
 
 
@@ -149,12 +149,12 @@ def option_names(command: Any) -> dict[str, Any]:
 
 
 def hfmrs_argv(argv: list[str]) -> list[str] | None:
-    """The arguments after ``hfmrs`` when ``argv`` runs the CLI (``hfmrs``, a path to it, ``python -m hfmrs.cli``)."""
+    """The arguments after ``hfmrs`` when ``argv`` runs the CLI (``hfmrs``, its path, ``python -m services.cli``)."""
     if not argv:
         return None
     if Path(argv[0]).name == "hfmrs":
         return argv[1:]
-    if Path(argv[0]).name.startswith("python") and argv[1:3] in (["-m", "hfmrs.cli"], ["-m", "hfmrs"]):
+    if Path(argv[0]).name.startswith("python") and argv[1:3] in (["-m", "services.cli"], ["-m", "hfmrs.cli"]):
         return argv[3:]
     return None
 
@@ -198,7 +198,7 @@ def check_invocation(group: Any, args: list[str], where: str) -> None:
     name, *cmd_args = rest
     assert name in group.commands, (
         f"{where}: `hfmrs {name}` is not a registered command (registered: {', '.join(sorted(group.commands))}); "
-        "its module (hfmrs/training/cli.py, hfmrs/hub/cli.py, hfmrs/evaluation/cli.py or hfmrs/services_cli.py) "
+        "its module (hfmrs/cli.py and the training, hub and evaluation cli.py beside it, or services/cli.py) "
         "must register it"
     )
     command = group.commands[name]
@@ -228,7 +228,7 @@ def check_invocation(group: Any, args: list[str], where: str) -> None:
 
 def test_the_hfmrs_executable_is_the_typer_app() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["hfmrs"] == "hfmrs.cli:app"
+    assert scripts["hfmrs"] == "services.cli:app"  # the library's commands plus the services' serve and up
 
 
 def test_check_invocation_rejects_unknown_commands_and_options(cli: Any) -> None:

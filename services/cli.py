@@ -1,4 +1,5 @@
-"""`hfmrs serve SERVICE` (one service, as in a container) and `hfmrs up` (everything on one machine).
+"""The installed ``hfmrs`` command: the library's commands (:mod:`hfmrs.cli`) plus the HTTP services':
+`hfmrs serve SERVICE` (one service, as in a container) and `hfmrs up` (everything on one machine).
 
 `up` runs every service in one process, each on its own loopback port, talking to each other over
 HTTP exactly as they do across containers; only the URLs differ.  The CLI only builds app objects
@@ -18,6 +19,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from hfmrs.cli import app
 from hfmrs.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,8 @@ def _train_in_background(settings: Settings) -> None:
     log.info("trained build %s is live", result.build_id)
 
 
-def register(app: typer.Typer) -> None:
-    app.command()(serve)
-    app.command()(up)
+app.command()(serve)
+app.command()(up)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
