@@ -1,4 +1,4 @@
-"""What the web UI does, as plain functions over a :class:`~hfmrs.clients.RecommenderClient`.
+"""What the web UI does, as plain functions over a :class:`~services.clients.RecommenderClient`.
 
 Each handler calls the public API and turns its answer into table rows, plotly figures and a short
 Markdown message; nothing here ranks or filters (that is the API's job), and nothing imports Gradio,
@@ -13,7 +13,7 @@ import html
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,8 +21,9 @@ from urllib.parse import quote
 
 import plotly.graph_objects as go
 
-from hfmrs.clients import ApiError, RecommenderClient, ServiceUnavailableError
+from hfmrs.filters import FilterField, public_fields
 from hfmrs.sizes import format_params
+from services.clients import ApiCallError, RecommenderClient, ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -50,52 +51,8 @@ SORTS: list[tuple[str, str]] = [
     ("trending (download growth)", "trending"),
     ("leaderboard score (LLMs)", "leaderboard"),
 ]
-# Suggestions for the filter boxes (any other value can be typed): the Hub's most common ones.
-TASKS = [
-    "text-generation",
-    "text-classification",
-    "token-classification",
-    "fill-mask",
-    "question-answering",
-    "summarization",
-    "translation",
-    "text2text-generation",
-    "sentence-similarity",
-    "feature-extraction",
-    "automatic-speech-recognition",
-    "audio-classification",
-    "text-to-speech",
-    "image-classification",
-    "object-detection",
-    "image-segmentation",
-    "text-to-image",
-    "image-to-text",
-    "zero-shot-classification",
-    "reinforcement-learning",
-]
-LIBRARIES = [
-    "transformers",
-    "sentence-transformers",
-    "diffusers",
-    "timm",
-    "peft",
-    "gguf",
-    "adapter-transformers",
-    "spacy",
-    "flair",
-    "stable-baselines3",
-    "ml-agents",
-    "keras",
-    "onnx",
-    "fasttext",
-]
-LICENSES = ["apache-2.0", "mit", "openrail", "creativeml-openrail-m", "cc-by-4.0", "cc-by-nc-4.0", "llama2", "other"]
-
 EMPTY_PICK = "Pick a model above (type to search; old ids such as `gpt2` work too) or describe what you need."
-NO_RESULTS = (
-    "No models match these filters. Loosen a filter (task, library, license, minimum downloads, fits in memory) "
-    "and try again."
-)
+NO_RESULTS = "No models match these filters. Loosen a filter and try again."
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
@@ -139,7 +96,7 @@ def friendly_error(error: Exception, client: RecommenderClient, model_id: str | 
             f"⚠️ The recommender API is unreachable at {url} ({type(error.__cause__).__name__}). "
             "Is it running? `make run` starts everything; `hfmrs serve recommender` starts the API alone."
         )
-    if isinstance(error, ApiError):
+    if isinstance(error, ApiCallError):
         if error.code == "unknown_model":
             shown = ", ".join(md_text(s) for s in error.suggestions[:SUGGESTIONS_SHOWN])
             asked = md_text(model_id if model_id is not None else "")
@@ -154,7 +111,7 @@ def _guard(client: RecommenderClient, call: Callable[[], T], model_id: str | Non
     """Runs one API call; an API or connection error comes back as the user's message instead."""
     try:
         return call()
-    except (ApiError, ServiceUnavailableError) as error:
+    except (ApiCallError, ServiceUnavailableError) as error:
         log.info("API call failed: %s", error)
         return friendly_error(error, client, model_id)
 
@@ -166,32 +123,32 @@ def _clamp_k(k: float | int | None) -> int:
         return 10
 
 
-# "Fits in memory" choices: the API turns GB and precision into a parameter-count limit.
-FITS_ANY = "any size"
-FITS_CHOICES = [FITS_ANY] + [
-    f"{gb} GB at {dtype}" for dtype in ("fp16", "int8", "int4") for gb in (4, 8, 16, 24, 48, 80)
-]
-_FITS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*GB at (fp32|fp16|bf16|int8|int4)\s*$")
+ANY = "any"  # a choice control's "no filter" value
 
 
-def filter_params(
-    task: str | None = None,
-    library: str | None = None,
-    license: str | None = None,
-    min_downloads: float | int | None = None,
-    fits: str | None = None,
-) -> dict[str, Any]:
-    """The API's filter query parameters; blanks mean "any"."""
-    params: dict[str, Any] = {
-        "pipeline_tag": (task or "").strip() or None,
-        "library": (library or "").strip() or None,
-        "license": (license or "").strip() or None,
-    }
-    if min_downloads:
-        params["min_downloads"] = max(0, int(min_downloads))
-    if fits and (match := _FITS.match(fits)):
-        params["fits_in_gb"], params["dtype"] = float(match.group(1)), match.group(2)
-    return {k: v for k, v in params.items() if v is not None}
+def ui_fields() -> list[FilterField]:
+    """The filter fields the web UI shows, in table order (hfmrs.filters.FIELDS: one control each)."""
+    return [f for f in public_fields() if f.ui]
+
+
+def filter_params(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The UI's filter values (field name -> control value) as API query parameters.  Blanks, zeros,
+    "any" and a field's default mean no filter; numbers typed as text are read as numbers."""
+    params: dict[str, Any] = {}
+    for f in ui_fields():
+        value = (values or {}).get(f.name)
+        value = value.strip() if isinstance(value, str) else value
+        if value in (None, "", ANY) or value == f.default:
+            continue
+        if f.type in (int, float):
+            try:
+                value = f.type(float(value))
+            except (TypeError, ValueError, OverflowError):
+                continue
+            if value <= 0:  # every numeric filter's 0 means "any" in the UI
+                continue
+        params[f.name] = value
+    return params
 
 
 def _updated(value: str | None) -> str:
@@ -337,7 +294,7 @@ def suggest_models(client: RecommenderClient, prefix: str, limit: int = 20) -> l
         return []
     try:
         return [row["id"] for row in client.get("/v1/models", prefix=prefix[:200], limit=limit)]
-    except (ApiError, ServiceUnavailableError) as error:
+    except (ApiCallError, ServiceUnavailableError) as error:
         log.info("autocomplete failed: %s", error)
         return []
 
@@ -368,13 +325,10 @@ def recommend(
     method: str | None = None,
     k: float | int | None = 10,
     sort: str | None = "score",
-    task: str | None = None,
-    library: str | None = None,
-    license: str | None = None,
-    min_downloads: float | int | None = None,
-    fits: str | None = None,
+    filters: Mapping[str, Any] | None = None,
 ) -> Results:
-    """Models similar to ``model_id`` (any id the API accepts, legacy ones included)."""
+    """Models similar to ``model_id`` (any id the API accepts, legacy ones included); ``filters`` maps
+    filter field names to the UI's values (see :func:`filter_params`)."""
     model_id = (model_id or "").strip()
     if not model_id:
         return Results(message=EMPTY_PICK)
@@ -382,7 +336,7 @@ def recommend(
         "k": _clamp_k(k),
         "method": method or None,
         "sort": sort or "score",
-        **filter_params(task, library, license, min_downloads, fits),
+        **filter_params(filters),
     }
     body = _guard(client, lambda: client.get(api_path(model_id, "/similar"), **params), model_id)
     if isinstance(body, str):
@@ -410,11 +364,7 @@ def describe(
     text: str | None,
     k: float | int | None = 10,
     sort: str | None = "score",
-    task: str | None = None,
-    library: str | None = None,
-    license: str | None = None,
-    min_downloads: float | int | None = None,
-    fits: str | None = None,
+    filters: Mapping[str, Any] | None = None,
 ) -> Results:
     """Models matching a free-text description (GET /v1/search)."""
     text = (text or "").strip()
@@ -424,7 +374,7 @@ def describe(
         "q": text[:1000],
         "k": _clamp_k(k),
         "sort": sort or "score",
-        **filter_params(task, library, license, min_downloads, fits),
+        **filter_params(filters),
     }
     body = _guard(client, lambda: client.get("/v1/search", **params))
     if isinstance(body, str):
@@ -476,11 +426,7 @@ def compare(
     method_b: str | None,
     k: float | int | None = 10,
     sort: str | None = "score",
-    task: str | None = None,
-    library: str | None = None,
-    license: str | None = None,
-    min_downloads: float | int | None = None,
-    fits: str | None = None,
+    filters: Mapping[str, Any] | None = None,
 ) -> Comparison:
     """The same model through two methods, side by side, and how much their lists overlap."""
     model_id = (model_id or "").strip()
@@ -490,7 +436,7 @@ def compare(
         return Comparison(message="Choose two methods to compare.")
     answers = []
     for method in (method_a, method_b):
-        result = recommend(client, model_id, method, k, sort, task, library, license, min_downloads, fits)
+        result = recommend(client, model_id, method, k, sort, filters)
         if result.query is None:  # unknown id, bad method or API down: the same message for both sides
             return Comparison(message=result.message)
         if not result.ok:
