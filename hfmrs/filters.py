@@ -60,8 +60,9 @@ Condition = Match | Range | AnyOf | IsEmpty
 
 def holds(condition: Condition, payload: Mapping[str, Any]) -> bool:
     """A condition evaluated in Python: the reference the Qdrant translations are tested against."""
-    if isinstance(condition, Match):
-        return payload.get(condition.key) == condition.value
+    if isinstance(condition, Match):  # a list field matches when any element does, as in Qdrant
+        value = payload.get(condition.key)
+        return condition.value in value if isinstance(value, list) else value == condition.value
     if isinstance(condition, Range):
         value = payload.get(condition.key)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -441,6 +442,10 @@ class Filters:
         """The same conditions without those on size."""
         kept = {k: v for k, v in self._values.items() if not field_named(k).reads_size and k != "size_unknown"}
         return Filters(self.exclude, **kept)
+
+    def only_unknown_size(self) -> Filters:
+        """The same conditions, size ones aside, for models whose size is unknown (what a size filter leaves out)."""
+        return self.without_size().replace(size_unknown=True)
 
     def conditions(self) -> list[Condition]:
         """The conditions every match must satisfy (the excluded ids aside)."""

@@ -175,6 +175,39 @@ def embed_missing(
     return total
 
 
+def settings_encoder(settings: Settings) -> Encoder:
+    """The encoder the settings name, loaded only if something is actually embedded."""
+    from hfmrs.embedding import LazyEncoder
+
+    return LazyEncoder(
+        settings.encoder,
+        device=settings.encoder_device,
+        batch_size=settings.encoder_batch_size,
+        max_seq_length=settings.encoder_max_seq_length,
+    )
+
+
+def build_inputs_hash(settings: Settings, encoder_name: str, catalog: Catalog | None, transform_key: str) -> str:
+    """What a build is made from: input files (or the given catalog's records), recipes, encoder, settings."""
+    files = input_files(settings) if catalog is None else []
+    extra = transform_key if catalog is None else f"catalog={_catalog_digest(catalog)};{transform_key}"
+    extra += f";enrichment={ENRICHMENT_VERSION}"
+    extra += f";text_quantization={settings.text_quantization}"  # a new setting needs a new build
+    return input_hash(files, encoder_name, extra)
+
+
+def soup_hashes(records: Sequence[ModelRecord]) -> tuple[list[str], float]:
+    """Each soup's hash (its vector's key) and the mean BM25 document length: what must be known before
+    writing.  The features themselves are remade per batch while writing."""
+    hashes: list[str] = []
+    lengths = np.zeros(len(records), dtype=np.float64)
+    for i, record in enumerate(records):
+        text = soup(record)
+        hashes.append(soup_hash(text))
+        lengths[i] = len(lexical_text(text, record.author).split())
+    return hashes, float(lengths.mean()) if len(records) else 1.0
+
+
 def build(
     settings: Settings,
     encoder: Encoder | None = None,
@@ -190,49 +223,24 @@ def build(
     (the evaluation uses it to strip held-out lineage); ``transform_key`` names it in the input hash.
     ``trainer`` runs after the points are written and before the build is published (k-means clusters,
     GNN vectors); what it returns is stored in the manifest under ``training``."""
-    from rich.progress import Progress
-
     timer = StageTimer()
     builds = builds or open_builds(settings)
-    if encoder is None:
-        from hfmrs.embedding import LazyEncoder
-
-        encoder = LazyEncoder(
-            settings.encoder,
-            device=settings.encoder_device,
-            batch_size=settings.encoder_batch_size,
-            max_seq_length=settings.encoder_max_seq_length,
-        )
-    files = input_files(settings) if catalog is None else []
-    extra = transform_key if catalog is None else f"catalog={_catalog_digest(catalog)};{transform_key}"
-    extra += f";enrichment={ENRICHMENT_VERSION}"
-    extra += f";text_quantization={settings.text_quantization}"  # a new setting needs a new build
-    wanted = input_hash(files, encoder.name, extra)
+    encoder = encoder or settings_encoder(settings)
+    wanted = build_inputs_hash(settings, encoder.name, catalog, transform_key)
     current = builds.current_id()
     if not force and current is not None and builds.manifest(current).get("input_hash") == wanted:
-        manifest = builds.manifest(current)
         log.info("build %s is up to date (inputs %s); nothing to do", current, wanted)
-        return BuildResult(current, True, manifest.get("models", 0), 0, timer.timings)
+        return BuildResult(current, True, builds.manifest(current).get("models", 0), 0, timer.timings)
 
     # Unique even for two forced builds of the same inputs in one second: never reuse a live name.
     build_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{wanted[:8]}-{secrets.token_hex(2)}"
     with timer.stage("catalog"):
-        if catalog is None:
-            catalog = open_catalog(settings)
+        catalog = catalog if catalog is not None else open_catalog(settings)
         facts = catalog.facts
-        if transform is not None:
-            catalog = transform(catalog)
+        catalog = transform(catalog) if transform is not None else catalog
     with timer.stage("features"):
-        # One pass for what must be known up front: each soup's hash (vector key) and the mean BM25
-        # document length.  The features themselves are remade per batch while writing.
         records = list(catalog)
-        hashes: list[str] = []
-        lengths = np.zeros(len(records), dtype=np.float64)
-        for i, record in enumerate(records):
-            text = soup(record)
-            hashes.append(soup_hash(text))
-            lengths[i] = len(lexical_text(text, record.author).split())
-        avg_len = float(lengths.mean()) if len(records) else 1.0
+        hashes, avg_len = soup_hashes(records)
     with timer.stage("embeddings"):
         cache = VectorCache(encoder.name, settings.home / "cache" / "vectors", [settings.vector_cache])
         embedded = embed_missing(encoder, records, hashes, cache, show_progress=show_progress)
@@ -241,29 +249,9 @@ def build(
         log.info("embedded %d new soups, %d from cache", embedded, len(set(hashes)) - embedded)
     # The dimension comes from the vectors themselves: a fully cached build never loads the encoder.
     dim = cache.dim or encoder.dim
-    dense = [VectorSpec(TEXT, dim, settings.text_quantization), VectorSpec(GNN, GNN_DIM)]
-    store = builds.create(build_id, dense, [TOKENS, BM25])
-    cards = CardWriter(builds.artifact_dir(build_id) / CARDS_DIR)
-    try:
-        with timer.stage("qdrant upsert"), Progress(disable=not show_progress, transient=True) as bar:
-            task = bar.add_task("writing points", total=len(records))
-            progress = lambda n: bar.advance(task, n)  # noqa: E731
-            write_points(store, records, hashes, cache, encoder.name, avg_len, progress, cards)
-        del cache  # the vectors are in Qdrant now
-        training: dict[str, Any] = {}
-        if trainer is not None:
-            with timer.stage("train"):
-                training = trainer(store, catalog, builds.artifact_dir(build_id))
-        with timer.stage("qdrant index"):
-            store.optimize()
-        catalog.ids.save(builds.artifact_dir(build_id) / ID_INDEX_DIR)  # for start-up and autocomplete
-        cards.save()
-    except BaseException:
-        cards.discard()
-        store.close()
-        builds.discard(build_id)  # the serving build is untouched
-        raise
-    store.close()
+    points = PointsToWrite(records, hashes, cache, encoder.name, avg_len)
+    del cache  # write_build drops it once the vectors are in Qdrant (1M float16 vectors: 768 MB)
+    training = write_build(builds, build_id, settings, dim, points, catalog, trainer, timer, show_progress)
     manifest = {
         "build_id": build_id,
         "input_hash": wanted,
@@ -285,21 +273,70 @@ def build(
     return BuildResult(build_id, False, len(catalog), embedded, timer.timings)
 
 
+@dataclass
+class PointsToWrite:
+    """The records of a build with what :func:`write_points` needs beside them."""
+
+    records: Sequence[ModelRecord]
+    hashes: Sequence[str]
+    cache: VectorCache | None
+    encoder_name: str
+    avg_len: float
+
+
+def write_build(
+    builds: Builds,
+    build_id: str,
+    settings: Settings,
+    dim: int,
+    points: PointsToWrite,
+    catalog: Catalog,
+    trainer: Trainer | None,
+    timer: StageTimer,
+    show_progress: bool,
+) -> dict[str, Any]:
+    """Write an unpublished build: points, training, indexes, id index and hit cards.  Anything failing
+    discards the build, so the serving one is untouched.  Returns the trainer's summary."""
+    from rich.progress import Progress
+
+    dense = [VectorSpec(TEXT, dim, settings.text_quantization), VectorSpec(GNN, GNN_DIM)]
+    store = builds.create(build_id, dense, [TOKENS, BM25])
+    cards = CardWriter(builds.artifact_dir(build_id) / CARDS_DIR)
+    training: dict[str, Any] = {}
+    try:
+        with timer.stage("qdrant upsert"), Progress(disable=not show_progress, transient=True) as bar:
+            task = bar.add_task("writing points", total=len(points.records))
+            progress = lambda n: bar.advance(task, n)  # noqa: E731
+            assert points.cache is not None
+            write_points(
+                store, points.records, points.hashes, points.cache, points.encoder_name, points.avg_len, progress, cards
+            )
+        points.cache = None  # the vectors are in Qdrant now
+        if trainer is not None:
+            with timer.stage("train"):
+                training = trainer(store, catalog, builds.artifact_dir(build_id))
+        with timer.stage("qdrant index"):
+            store.optimize()
+        catalog.ids.save(builds.artifact_dir(build_id) / ID_INDEX_DIR)  # for start-up and autocomplete
+        cards.save()
+    except BaseException:
+        cards.discard()
+        store.close()
+        builds.discard(build_id)  # the serving build is untouched
+        raise
+    store.close()
+    return training
+
+
 def bundle_vectors(settings: Settings, out_dir: Path, encoder: Encoder | None = None) -> tuple[int, int]:
     """Write ``out_dir/<encoder>.npz`` with exactly the vectors the bundled builds need: the default catalog,
     the catalog without the NPDL-1.0 snapshot (``HFMRS_SNAPSHOT_EXCLUDE``), and the evaluation's catalog
     with held-out lineage stripped.  Vectors already in ``settings.vector_cache`` are reused.  Returns
     (vectors written, texts embedded now)."""
-    from hfmrs.embedding import LazyEncoder
     from hfmrs.lineage import lineage_edges, split_lineage, strip_holdout
     from hfmrs.sources import NPDL_SNAPSHOTS
 
-    encoder = encoder or LazyEncoder(
-        settings.encoder,
-        device=settings.encoder_device,
-        batch_size=settings.encoder_batch_size,
-        max_seq_length=settings.encoder_max_seq_length,
-    )
+    encoder = encoder or settings_encoder(settings)
     full = open_catalog(settings, live=False)
     without_npdl = open_catalog(settings.model_copy(update={"snapshot_exclude": NPDL_SNAPSHOTS}), live=False)
     held_out = strip_holdout(full, split_lineage(lineage_edges(full, settings.lineage_dir)))

@@ -25,16 +25,16 @@ import logging
 import re
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hfmrs.facts import ListedFacts
 from hfmrs.filters import GIB
 
 if TYPE_CHECKING:
     from hfmrs.catalog import Catalog, ModelRecord
-    from hfmrs.facts import ListedFacts
 
 log = logging.getLogger(__name__)
 
@@ -316,6 +316,7 @@ class SizeReport:
 
 
 POPULAR_DOWNLOADS = 10_000
+_NO_FACTS = ListedFacts()
 
 
 def estimate_sizes(
@@ -332,83 +333,87 @@ def estimate_sizes(
     exact (safetensors, listed) -> an exact parent's -> numeric name -> lineage -> family size word ->
     lineage -> family default -> lineage -> a listed count of packed quantized tensors.
     """
-    records = list(catalog)
-    for record in records:
-        record.weight_format = record.weight_format or weight_format(record.id, record.tags, record.library)
-        if record.params_source != "safetensors":
-            record.params, record.params_source = None, None
-    packed: dict[str, int] = {}
-
-    def listed_for(record: ModelRecord) -> ListedFacts | None:
-        for model_id in (record.id, *record.aliases):
-            if (facts := listed.get(model_id)) is not None and facts.params is not None:
-                return facts
-        return None
-
-    for record in records:  # exact counts
-        if record.params is not None or (facts := listed_for(record)) is None or facts.params is None:
-            continue
-        if facts.params_from == "llmfit" and record.weight_format is not None:
-            # Counted from quantized files: 4-bit tensors packed into int32, or one shard of a GGUF
-            # repository (unsloth/gpt-oss-20b-GGUF lists 1.8B), so a fraction of the real size.
-            packed[record.id] = facts.params
-            continue
-        record.params, record.params_source = facts.params, "listed"
-
-    def set_all(source: str, size_of) -> None:
-        for record in records:
-            if record.params is None and (params := size_of(record)) is not None:
-                record.params, record.params_source = params, source
-
-    def parent_size(parent_id: str) -> int | None:
-        canonical = catalog.ids.find(parent_id)
-        if canonical is not None:
-            return catalog.records[canonical].params
-        # A parent outside the catalog: its listed count (unless packed), else what its name says.
-        facts = listed.get(parent_id)
-        unpacked = facts is not None and (facts.params_from != "llmfit" or weight_format(parent_id, (), None) is None)
-        if facts is not None and facts.params is not None and unpacked:
-            return facts.params
-        return params_from_name(parent_id)
-
-    def parent_is_exact(parent_id: str) -> bool:
-        canonical = catalog.ids.find(parent_id)
-        if canonical is not None:
-            return catalog.records[canonical].params_source in EXACT_SOURCES
-        return parent_id in listed and parent_size(parent_id) == listed[parent_id].params
-
-    def inherit(exact_only: bool = False) -> None:
-        for _ in range(6):  # chains: a GGUF of a fine-tune of a base model
-            changed = 0
-            for record in records:
-                if record.params is not None:
-                    continue
-                for parent in parents.get(record.id, ()):
-                    if exact_only and not parent_is_exact(parent):
-                        continue
-                    if (params := parent_size(parent)) is not None:
-                        record.params, record.params_source = params, "lineage"
-                        changed += 1
-                        break
-            if not changed or exact_only:  # an exact parent's own size is never inherited, so one pass
-                return
-
-    inherit(exact_only=True)  # Qwen3-8B-GGUF: its parent's exact 8.19B beats the "8B" of its name
-    set_all("name", lambda r: params_from_name(r.id) or tiny_test_model_size(r.id))
-    inherit()
-    set_all("name", lambda r: _variant_size(r, table))
-    inherit()
-    learned = learn_family_sizes(records, table)
+    sizes = _Estimator(catalog, listed, parents)
+    sizes.inherit(exact_only=True)  # Qwen3-8B-GGUF: its parent's exact 8.19B beats the "8B" of its name
+    sizes.set_all("name", lambda r: params_from_name(r.id) or tiny_test_model_size(r.id))
+    sizes.inherit()
+    sizes.set_all("name", lambda r: _variant_size(r, table))
+    sizes.inherit()
+    learned = learn_family_sizes(sizes.records, table)
     defaults = {**learned, **table.defaults}
 
     def family_default(record: ModelRecord) -> int | None:
         keys = [*family_keys(record, table), *([task_family(record)] if not record.model_type else [])]
         return next((defaults[k] for k in keys if k in defaults), None)
 
-    set_all("family", family_default)
-    inherit()
-    set_all("listed", lambda r: packed.get(r.id))
+    sizes.set_all("family", family_default)
+    sizes.inherit()
+    sizes.set_all("listed", lambda r: sizes.packed.get(r.id))
+    return size_report(sizes.records, learned)
 
+
+class _Estimator:
+    """The records being sized, the exact counts found first, and the passes over them."""
+
+    def __init__(self, catalog: Catalog, listed: dict[str, ListedFacts], parents: dict[str, list[str]]):
+        self.catalog, self.listed, self.parents = catalog, listed, parents
+        self.records = list(catalog)
+        self.packed: dict[str, int] = {}  # listed counts of quantized repositories: the last resort
+        for record in self.records:
+            record.weight_format = record.weight_format or weight_format(record.id, record.tags, record.library)
+            if record.params_source != "safetensors":
+                record.params, record.params_source = None, None
+            elif record.params is not None:
+                continue
+            facts = next((listed[i] for i in (record.id, *record.aliases) if listed.get(i, _NO_FACTS).params), None)
+            if facts is None or facts.params is None:
+                continue
+            if facts.params_from == "llmfit" and record.weight_format is not None:
+                # Counted from quantized files: 4-bit tensors packed into int32, or one shard of a GGUF
+                # repository (unsloth/gpt-oss-20b-GGUF lists 1.8B), so a fraction of the real size.
+                self.packed[record.id] = facts.params
+                continue
+            record.params, record.params_source = facts.params, "listed"
+
+    def set_all(self, source: str, size_of: Callable[[ModelRecord], int | None]) -> None:
+        for record in self.records:
+            if record.params is None and (params := size_of(record)) is not None:
+                record.params, record.params_source = params, source
+
+    def parent_size(self, parent_id: str) -> int | None:
+        canonical = self.catalog.ids.find(parent_id)
+        if canonical is not None:
+            return self.catalog.records[canonical].params
+        # A parent outside the catalog: its listed count (unless packed), else what its name says.
+        facts = self.listed.get(parent_id, _NO_FACTS)
+        unpacked = facts.params_from != "llmfit" or weight_format(parent_id, (), None) is None
+        return facts.params if facts.params is not None and unpacked else params_from_name(parent_id)
+
+    def parent_is_exact(self, parent_id: str) -> bool:
+        canonical = self.catalog.ids.find(parent_id)
+        if canonical is not None:
+            return self.catalog.records[canonical].params_source in EXACT_SOURCES
+        return parent_id in self.listed and self.parent_size(parent_id) == self.listed[parent_id].params
+
+    def inherit(self, exact_only: bool = False) -> None:
+        """A copy takes its parent's size; repeated, so chains (a GGUF of a fine-tune of a base) resolve."""
+        for _ in range(6):
+            changed = 0
+            for record in self.records:
+                if record.params is not None:
+                    continue
+                for parent in self.parents.get(record.id, ()):
+                    if exact_only and not self.parent_is_exact(parent):
+                        continue
+                    if (params := self.parent_size(parent)) is not None:
+                        record.params, record.params_source = params, "lineage"
+                        changed += 1
+                        break
+            if not changed or exact_only:  # an exact parent's own size is never inherited, so one pass
+                return
+
+
+def size_report(records: Sequence[ModelRecord], learned: dict[str, int]) -> SizeReport:
     by_source = Counter(r.params_source for r in records if r.params is not None)
     popular = [r for r in records if r.downloads >= POPULAR_DOWNLOADS]
     report = SizeReport(

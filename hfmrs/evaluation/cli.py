@@ -90,10 +90,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def report(
         out: Annotated[Path, typer.Option(help="Folder for report.html and the PNG figures.")] = Path("reports"),
-        max_k: Annotated[int, typer.Option(help="Largest K of the clustering sweep.")] = 30,
-        sample: Annotated[int, typer.Option(help="Models sampled for silhouette scores.")] = 3000,
     ) -> None:
-        """The data report: EDA (tasks, libraries, downloads, languages, licenses, lineage) and clustering."""
+        """The data report: EDA (tasks, libraries, downloads, languages, licenses, lineage) and clustering
+        (training's k-means sweep: HFMRS_KMEANS_K_MIN, _K_MAX, _K_STEP, _SAMPLE)."""
         from rich.console import Console
 
         from hfmrs.evaluation.report import build_report
@@ -103,8 +102,5 @@ def register(app: typer.Typer) -> None:
             settings,
             out,
             encoder_factory=lambda: build_encoder(settings),
-            max_k=max_k,
-            silhouette_sample=sample,
-            show_progress=sys.stderr.isatty(),
         )
         Console().print(f"wrote {result.html} and {len(result.figures)} figures in {result.figures_dir}")

@@ -1,6 +1,6 @@
 """Ranking metrics as pure functions, tie-aware, plus bootstrap confidence intervals.
 
-Conventions (tests/test_metrics.py checks each against hand-computed values):
+Conventions (tests/hfmrs/evaluation/test_metrics.py checks each against hand-computed values):
 
 * ``ranked`` is a method's list, best first; a repeated id counts once (its first position).
 * ``relevant`` maps id -> gain.  An id is relevant when its gain is > 0; binary metrics ignore the

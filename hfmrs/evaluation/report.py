@@ -7,10 +7,10 @@ matplotlib PNG (Agg backend; what the UI's "about the data" tab shows) and a plo
 self-contained ``report.html`` (plotly.js inlined once, so it opens offline).  ``report.json`` indexes
 the figures and holds the summary numbers.
 
-Clustering: K-means over the text vectors for K in a sweep up to ``max_k``; inertia (elbow),
-silhouette (on a seeded sample: no N×N distance matrix), Davies-Bouldin and Calinski-Harabasz for
-each K; the chosen K is the serving build's (manifest ``training.kmeans.k``) when it has one, else
-the K with the best silhouette.  PCA over TF-IDF of the soup terms gives explained variance and the
+Clustering: training's own k-means sweep (:mod:`hfmrs.training.kmeans`, the Ks of the HFMRS_KMEANS_*
+settings): inertia (elbow), silhouette (on a seeded sample: no N×N distance matrix), Davies-Bouldin
+and Calinski-Harabasz for each K, and K chosen by the same rule the build uses (the serving build's K
+is noted beside it).  PCA over TF-IDF of the soup terms gives explained variance and the
 terms that load most on each component; a 2-D PCA of the text vectors maps the clusters.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,6 @@ from hfmrs.sources import open_catalog
 
 log = logging.getLogger(__name__)
 
-K_SWEEP = (2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50)
 MAP_POINTS = 5000  # points drawn in the 2-D cluster map (the HTML stays small)
 
 
@@ -368,57 +366,59 @@ def lineage_section(draw: Drawer, catalog: Catalog, edges: Sequence[Edge]) -> di
     }
 
 
-def k_sweep(n: int, max_k: int) -> list[int]:
-    return [k for k in K_SWEEP if k <= max_k and k < n]
-
-
 def clustering_section(
     draw: Drawer,
     ids: Sequence[str],
     matrix: np.ndarray,
     soups: Sequence[str],
     frame: Any,
-    max_k: int,
-    sample: int,
+    settings: Settings,
     seed: int,
     manifest_k: int | None,
-    show_progress: bool,
 ) -> dict[str, Any]:
-    from rich.progress import track
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_samples, silhouette_score
+    """Training's own k-means sweep (:func:`hfmrs.training.kmeans.fit_kmeans`: the same Ks, criteria and
+    rule as the build), drawn: elbow, the four criteria over K, silhouettes, terms and the cluster map."""
+    from sklearn.metrics import silhouette_samples
+
+    from hfmrs.training.kmeans import fit_kmeans
 
     section = "Clusters"
-    n = len(ids)
-    ks = k_sweep(n, max_k)
-    if not ks:
-        log.warning("too few models (%d) to cluster", n)
+    if len(ids) < 3:
+        log.warning("too few models (%d) to cluster", len(ids))
         return {"k": None}
-    rng = np.random.default_rng(seed)
-    picks = np.sort(rng.choice(n, size=min(sample, n), replace=False))  # silhouette sample: never N×N
-    curve: list[dict[str, float]] = []
-    labels_by_k: dict[int, np.ndarray] = {}
-    for k in track(ks, description="k-means sweep", disable=not show_progress, transient=True):
-        model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(
-            matrix
-        )  # k-means++ seeding: one run is enough for a curve
-        labels = model.labels_
-        labels_by_k[k] = labels
-        sampled = labels[picks]
-        silhouette = float(silhouette_score(matrix[picks], sampled)) if 1 < len(set(sampled)) < len(picks) else math.nan
-        curve.append(
+    unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    km = fit_kmeans(
+        unit, settings.kmeans_k_min, settings.kmeans_k_max, settings.kmeans_k_step, settings.kmeans_sample, seed
+    )
+    curve, chosen, labels = km.summary["curve"], km.k, km.labels
+    ks = [int(c["k"]) for c in curve]
+    serving = "" if manifest_k is None else f"; the serving build chose K = {manifest_k}"
+    _draw_curves(draw, section, ks, curve, chosen, km.summary.get("silhouette_sample", 0), serving)
+    picks = np.sort(
+        np.random.default_rng(seed).choice(len(ids), size=min(settings.kmeans_sample, len(ids)), replace=False)
+    )
+    _silhouette_plot(draw, section, unit[picks], labels[picks], chosen, silhouette_samples)
+    _pca_terms(draw, section, soups, seed)
+    _cluster_map(draw, section, matrix, labels, frame, ids, np.random.default_rng(seed))
+    tasks = dict(zip(frame["id"], frame["task"], strict=True))
+    libs = dict(zip(frame["id"], frame["library"], strict=True))
+    profiles = []
+    for c in range(chosen):
+        members = [ids[i] for i in np.flatnonzero(labels == c)]
+        profiles.append(
             {
-                "k": k,
-                "inertia": float(model.inertia_),
-                "silhouette": silhouette,
-                "davies_bouldin": float(davies_bouldin_score(matrix, labels)),
-                "calinski_harabasz": float(calinski_harabasz_score(matrix, labels)),
+                "cluster": c,
+                "size": len(members),
+                "top_tasks": Counter(tasks[m] for m in members).most_common(3),
+                "top_libraries": Counter(libs[m] for m in members).most_common(3),
             }
         )
-    silhouettes = [c["silhouette"] for c in curve]
-    best = ks[int(np.nanargmax(silhouettes))] if not all(math.isnan(s) for s in silhouettes) else ks[0]
-    chosen = manifest_k if manifest_k in labels_by_k else best
-    how = "the serving build's k-means" if chosen == manifest_k else "best silhouette"
+    return {"k": chosen, "k_choice": km.summary.get("rule", ""), "curve": curve, "profiles": profiles}
+
+
+def _draw_curves(
+    draw: Drawer, section: str, ks: list[int], curve: list[dict[str, Any]], chosen: int, sample: int, serving: str
+) -> None:
     draw.lines(
         "elbow",
         "Elbow curve (K-means inertia over K)",
@@ -434,32 +434,15 @@ def clustering_section(
         section,
         ks,
         {
-            "silhouette (higher better)": silhouettes,
+            "silhouette (higher better)": [c["silhouette"] for c in curve],
             "Davies-Bouldin (lower better)": [c["davies_bouldin"] for c in curve],
             "Calinski-Harabasz (higher better)": [c["calinski_harabasz"] for c in curve],
         },
         "K",
         chosen,
-        note=f"Chosen K = {chosen} ({how}); silhouette on a seeded sample of {len(picks):,} models.",
+        note=f"Chosen K = {chosen} (training's rule: best mean rank over the four criteria{serving}); "
+        f"silhouette on a seeded sample of {sample:,} models.",
     )
-    labels = labels_by_k[chosen]
-    _silhouette_plot(draw, section, matrix[picks], labels[picks], chosen, silhouette_samples)
-    _pca_terms(draw, section, soups, seed)
-    _cluster_map(draw, section, matrix, labels, frame, ids, rng)
-    profiles = []
-    tasks = dict(zip(frame["id"], frame["task"], strict=True))
-    libs = dict(zip(frame["id"], frame["library"], strict=True))
-    for c in range(chosen):
-        members = [ids[i] for i in np.flatnonzero(labels == c)]
-        profiles.append(
-            {
-                "cluster": c,
-                "size": len(members),
-                "top_tasks": Counter(tasks[m] for m in members).most_common(3),
-                "top_libraries": Counter(libs[m] for m in members).most_common(3),
-            }
-        )
-    return {"k": chosen, "k_choice": how, "curve": curve, "profiles": profiles}
 
 
 def _silhouette_plot(
@@ -656,10 +639,7 @@ def build_report(
     out_dir: Path,
     encoder: Encoder | None = None,
     encoder_factory: Callable[[], Encoder] | None = None,
-    max_k: int = 30,
-    silhouette_sample: int = 3000,
     seed: int = 0,
-    show_progress: bool = False,
 ) -> ReportResult:
     """Write ``report.html``, ``report.json`` and ``figures/*.png`` to ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -671,18 +651,8 @@ def build_report(
     stats["lineage"] = lineage_section(draw, catalog, edges)
     ids, matrix, soups, encoder_name = soup_vectors(catalog, settings, encoder, encoder_factory)
     manifest_k = ((_serving_manifest(settings).get("training") or {}).get("kmeans") or {}).get("k")
-    stats["clusters"] = clustering_section(
-        draw,
-        ids,
-        matrix,
-        soups,
-        frame,
-        max_k,
-        silhouette_sample,
-        seed,
-        manifest_k if isinstance(manifest_k, int) else None,
-        show_progress,
-    )
+    serving_k = manifest_k if isinstance(manifest_k, int) else None
+    stats["clusters"] = clustering_section(draw, ids, matrix, soups, frame, settings, seed, serving_k)
     stats["encoder"] = encoder_name
     html_path = write_html(out_dir / "report.html", draw.figures, stats)
     index = {

@@ -392,87 +392,25 @@ def crawl(
     today = today or datetime.now(UTC).date()
 
     with _locked(directory):
-        state = _load_state(directory)
-        if state is not None and (today - date.fromisoformat(state.snapshot_date)).days > max_resume_days:
-            # Pages weeks apart would make one "snapshot" of mixed dates; velocity needs honest dates.
-            log.warning("crawl %s started %s, too long ago to resume; starting over", crawl_id, state.snapshot_date)
-            state = None
-        resumed = state is not None
-        if state is None:
-            for stale in directory.glob("page-*.jsonl"):
-                stale.unlink()
-            segments = [Segment("global", None, limit)]
-            if per_task:
-                segments += [Segment(f"task:{tag}", tag, per_task) for tag in tasks]
-            state = CrawlState(
-                crawl_id=crawl_id,
-                endpoint=endpoint,
-                sort=sort,
-                limit=limit,
-                per_task=per_task,
-                page_size=page_size,
-                snapshot_date=today.isoformat(),
-                started=datetime.now(UTC).isoformat(timespec="seconds"),
-                segments=segments,
-            )
-            _save_state(directory, state)
-            log.info("crawl %s: %d listings from %s", crawl_id, len(segments), endpoint)
-        else:
-            log.info("resuming crawl %s (%d pages committed)", crawl_id, len(state.pages))
-
-        # Pages written but never committed (killed between the page file and state.json) are dropped;
-        # their cursor is still the saved one, so they are fetched again.
-        committed = set(state.pages)
-        for path in directory.iterdir():
-            if path.name.startswith(("page-", ".page-")) and path.name not in committed:
-                path.unlink()
+        state, resumed = _start_or_resume(
+            directory, crawl_id, endpoint, sort, limit, per_task, page_size, tasks, today, max_resume_days
+        )
+        _drop_uncommitted_pages(directory, state)
         seen = {item["id"] for name in state.pages for item in _page_records(directory / name)}
-        target = limit + per_task * len(tasks)
-
-        def report(segment: str, retries: int, message: str = "") -> None:
-            if progress is not None:
-                progress(
-                    CrawlProgress(
-                        crawl_id=crawl_id,
-                        segment=segment,
-                        segments_done=sum(s.done for s in state.segments),
-                        segments=len(state.segments),
-                        pages=len(state.pages),
-                        records=len(seen),
-                        skipped=sum(s.skipped for s in state.segments),
-                        target=target,
-                        retries=retries,
-                        message=message,
-                    )
-                )
-
+        listing = Listing(directory, state, seen, limit + per_task * len(tasks), progress)
         own_client = client is None
         http = client or httpx2.Client(follow_redirects=True, timeout=timeout)
-        current = {"segment": ""}
         fetcher = _Fetcher(
             http,
             retry,
             build_hf_headers(library_name="hfmrs"),
-            lambda message: report(current["segment"], fetcher.retries, message),
+            lambda message: listing.report(fetcher.retries, message),
         )
         try:
-            for segment in state.segments:
-                current["segment"] = segment.name
-                while not segment.done:
-                    if cancel is not None and cancel():
-                        raise CrawlCancelled(f"crawl {crawl_id} cancelled; run it again to continue")
-                    page = min(page_size, segment.limit)
-                    if segment.next_url is None:
-                        url, params = f"{endpoint}/api/models", _first_params(sort, page, segment.pipeline_tag)
-                    else:
-                        url, params = segment.next_url, None  # the cursor URL carries the query already
-                    records, next_url = fetcher.get(url, params)
-                    _commit_page(directory, state, segment, records, next_url, seen)
-                    report(segment.name, fetcher.retries)
+            listing.fetch_all(fetcher, cancel)
         finally:
             if own_client:
                 http.close()
-
         snapshot = _finalise(directory, state, out_dir)
         result = CrawlResult(
             crawl_id=crawl_id,
@@ -490,6 +428,104 @@ def crawl(
         "crawl %s complete: %d models (%d malformed skipped) -> %s", crawl_id, result.records, result.skipped, snapshot
     )
     return result
+
+
+def _start_or_resume(
+    directory: Path,
+    crawl_id: str,
+    endpoint: str,
+    sort: str,
+    limit: int,
+    per_task: int,
+    page_size: int,
+    tasks: Sequence[str],
+    today: date,
+    max_resume_days: int,
+) -> tuple[CrawlState, bool]:
+    """The saved state of this crawl when it can be resumed, else a fresh one (saved). (state, resumed)"""
+    state = _load_state(directory)
+    if state is not None and (today - date.fromisoformat(state.snapshot_date)).days > max_resume_days:
+        # Pages weeks apart would make one "snapshot" of mixed dates; velocity needs honest dates.
+        log.warning("crawl %s started %s, too long ago to resume; starting over", crawl_id, state.snapshot_date)
+        state = None
+    if state is not None:
+        log.info("resuming crawl %s (%d pages committed)", crawl_id, len(state.pages))
+        return state, True
+    for stale in directory.glob("page-*.jsonl"):
+        stale.unlink()
+    segments = [Segment("global", None, limit)]
+    if per_task:
+        segments += [Segment(f"task:{tag}", tag, per_task) for tag in tasks]
+    state = CrawlState(
+        crawl_id=crawl_id,
+        endpoint=endpoint,
+        sort=sort,
+        limit=limit,
+        per_task=per_task,
+        page_size=page_size,
+        snapshot_date=today.isoformat(),
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        segments=segments,
+    )
+    _save_state(directory, state)
+    log.info("crawl %s: %d listings from %s", crawl_id, len(segments), endpoint)
+    return state, False
+
+
+def _drop_uncommitted_pages(directory: Path, state: CrawlState) -> None:
+    # Pages written but never committed (killed between the page file and state.json) are dropped;
+    # their cursor is still the saved one, so they are fetched again.
+    committed = set(state.pages)
+    for path in directory.iterdir():
+        if path.name.startswith(("page-", ".page-")) and path.name not in committed:
+            path.unlink()
+
+
+@dataclass
+class Listing:
+    """One crawl's walk through its listings (segments), page by page, committing each page."""
+
+    directory: Path
+    state: CrawlState
+    seen: set[str]
+    target: int
+    progress: Callable[[CrawlProgress], None] | None
+    segment: str = ""
+
+    def report(self, retries: int, message: str = "") -> None:
+        if self.progress is None:
+            return
+        self.progress(
+            CrawlProgress(
+                crawl_id=self.state.crawl_id,
+                segment=self.segment,
+                segments_done=sum(s.done for s in self.state.segments),
+                segments=len(self.state.segments),
+                pages=len(self.state.pages),
+                records=len(self.seen),
+                skipped=sum(s.skipped for s in self.state.segments),
+                target=self.target,
+                retries=retries,
+                message=message,
+            )
+        )
+
+    def fetch_all(self, fetcher: _Fetcher, cancel: Callable[[], bool] | None) -> None:
+        state = self.state
+        for segment in state.segments:
+            self.segment = segment.name
+            while not segment.done:
+                if cancel is not None and cancel():
+                    raise CrawlCancelled(f"crawl {state.crawl_id} cancelled; run it again to continue")
+                page = min(state.page_size, segment.limit)
+                if segment.next_url is None:
+                    url = f"{state.endpoint}/api/models"
+                    params: list[tuple[str, str]] | None = _first_params(state.sort, page, segment.pipeline_tag)
+                else:
+                    url, params = segment.next_url, None  # the cursor URL carries the query already
+                records, next_url = fetcher.get(url, params)
+                _commit_page(self.directory, state, segment, records, next_url, self.seen)
+                self.report(fetcher.retries)
 
 
 def _commit_page(

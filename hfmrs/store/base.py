@@ -21,12 +21,16 @@ GNN = "gnn"  # dense: GNN-refined vectors (see hfmrs.training)
 TOKENS = "tokens"  # sparse: binary feature tokens (Jaccard candidates)
 BM25 = "bm25"  # sparse: soup words with BM25 term weights (IDF applied by Qdrant)
 
+
 # Payload fields with an index: exactly the ones a filter condition reads (hfmrs.filters declares each
 # field's indexes) and `token_count`, which the Jaccard formula reads (a few hundred distinct values: a
 # look-up map).  Sorting happens on hits in Python, so sort fields need none.  Every index is loaded into
 # RAM when a build opens: at 17.5k models six indexes that nothing queried cost a quarter of Qdrant Edge's
 # load time (median 260 -> 200 ms), and RAM and build time with it.
-PAYLOAD_INDEXES: tuple[Index, ...] = (*payload_indexes(), Index("token_count", "integer", range=False))
+def index_specs() -> list[Index]:
+    """The payload indexes a new build creates (read when it is created, so they follow the field table)."""
+    return [*payload_indexes(), Index("token_count", "integer", range=False)]
+
 
 # The payload fields a search hit carries: what results show, explain (hfmrs.explain), sort and
 # diversify by.  Hits never carry the soup or token lists: decoding less payload per hit is most of
@@ -123,6 +127,18 @@ class ModelStore(Protocol):
 
     def search(self, using: str, vector: Vector, limit: int, filters: Filters | None = None) -> list[Hit]:
         """Nearest neighbours on one named vector, best first."""
+        ...
+
+    def fused_search(
+        self,
+        prefetches: Sequence[tuple[str, Vector, int]],
+        weights: Sequence[float],
+        limit: int,
+        filters: Filters | None = None,
+        rrf_k: int = 60,
+    ) -> list[Hit]:
+        """Several named-vector searches ``(vector name, vector, candidates)`` fused by weighted reciprocal
+        rank fusion inside Qdrant, best first (the hybrid method's one query)."""
         ...
 
     def jaccard_search(self, tokens: SparseVector, pool: int, limit: int, filters: Filters | None = None) -> list[Hit]:

@@ -13,13 +13,13 @@ import qdrant_edge as qe
 from hfmrs.filters import AnyOf, Condition, Filters, Index, Match, Range
 from hfmrs.store.base import (
     HIT_FIELDS,
-    PAYLOAD_INDEXES,
     QUANTIZED_OVERSAMPLING,
     Hit,
     PointData,
     SparseVector,
     Vector,
     VectorSpec,
+    index_specs,
     point_id,
 )
 from hfmrs.store.cards import HitCards
@@ -33,9 +33,6 @@ def _index_schema(index: Index) -> Any:
     if index.kind == "integer":
         return qe.IntegerIndexParams(lookup=index.lookup, range=index.range)
     return qe.PayloadSchemaType.Float
-
-
-_INDEXES = tuple((index.key, _index_schema(index)) for index in PAYLOAD_INDEXES)
 
 
 # A build's upserts go into one in-memory appendable segment until optimize() turns it into an indexed,
@@ -169,7 +166,7 @@ class EdgeStore:
         store = cls(shard, path)
         with _OPEN_LOCK:
             _OPEN[path.resolve()] = store
-        for field_name, schema in _INDEXES:
+        for field_name, schema in ((i.key, _index_schema(i)) for i in index_specs()):
             shard.update(qe.UpdateOperation.create_field_index(field_name, schema))
         return store
 

@@ -17,13 +17,13 @@ from qdrant_client import models as qm
 from hfmrs.filters import AnyOf, Condition, Filters, Index, Match, Range
 from hfmrs.store.base import (
     HIT_FIELDS,
-    PAYLOAD_INDEXES,
     QUANTIZED_OVERSAMPLING,
     Hit,
     PointData,
     SparseVector,
     Vector,
     VectorSpec,
+    index_specs,
     point_id,
 )
 
@@ -36,9 +36,6 @@ def _index_schema(index: Index) -> Any:
     if index.kind == "integer":
         return qm.IntegerIndexParams(type=qm.IntegerIndexType.INTEGER, lookup=index.lookup, range=index.range)
     return qm.PayloadSchemaType.FLOAT
-
-
-_INDEXES = tuple((index.key, _index_schema(index)) for index in PAYLOAD_INDEXES)
 
 
 _DENSE_SEARCH = qm.SearchParams(
@@ -124,7 +121,7 @@ class ServerStore:
             shard_number=shard_number,
             replication_factor=replication_factor,
         )
-        for field_name, schema in _INDEXES:
+        for field_name, schema in ((i.key, _index_schema(i)) for i in index_specs()):
             client.create_payload_index(collection, field_name, field_schema=schema, wait=True)
         return cls(client, collection)
 
