@@ -1,7 +1,7 @@
 """Every setting HFMRS reads, declared once (``HFMRS_`` environment variables, or a ``.env`` file).
 
 ``QDRANT_URL`` and ``QDRANT_API_KEY`` are also read without the prefix, as Qdrant's own tools spell them.
-A test (tests/test_settings.py) fails when a setting is missing from the README's settings table.
+A test (tests/hfmrs/test_settings.py) fails when a setting is missing from the README's settings table.
 """
 
 from __future__ import annotations

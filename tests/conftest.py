@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Tests on the small catalogs check engine and API mechanics with exact keyword-encoder answers, so
 # they name cosine as the default; the shipped default (bm25, by the evaluation) is pinned in
-# tests/test_settings.py and exercised on the bundled catalog in tests/test_bundled_minilm.py.
+# tests/hfmrs/test_settings.py and exercised on the bundled catalog in tests/hfmrs/test_bundled_minilm.py.
 os.environ["HFMRS_DEFAULT_METHOD"] = "cosine"
 
 from hfmrs.embedding import KeywordEncoder

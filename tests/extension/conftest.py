@@ -26,12 +26,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hfmrs.clients import EmbedderClient
 from hfmrs.embedding import KeywordEncoder
 from hfmrs.pipeline import build
-from hfmrs.serving import LiveEngine
 from hfmrs.settings import Settings
+from services.clients import EmbedderClient
 from services.recommender.app import create_app as create_recommender
+from services.recommender.live import LiveEngine
 from tests.conftest import KEYWORDS, write_snapshots
 from tests.services.conftest import LiveServer, free_port
 

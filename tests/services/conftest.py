@@ -11,11 +11,11 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from hfmrs.clients import EmbedderClient
 from hfmrs.pipeline import build
-from hfmrs.serving import LiveEngine
+from services.clients import EmbedderClient
 from services.embedder.app import create_app as create_embedder
 from services.recommender.app import create_app as create_recommender
+from services.recommender.live import LiveEngine
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -81,3 +81,13 @@ class LiveServer:
 def down_embedder() -> EmbedderClient:
     """An embedder client pointing at a closed port: every call fails to connect."""
     return EmbedderClient(httpx.Client(base_url=f"http://127.0.0.1:{free_port()}", timeout=2.0))
+
+
+def api_error(response, status: int, code: str) -> dict:
+    """The error body of ``response``, checked: the status, the one error shape, a code and a message."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from hfmrs.catalog import load_catalog, load_snapshot
-from hfmrs.filters import params_limit_for_memory
 from hfmrs.hub.crawl import (
     EXPAND,
     CrawlBusyError,
@@ -27,7 +26,6 @@ from hfmrs.hub.crawl import (
     invalid_reason,
     pipeline_tags,
 )
-from hfmrs.hub.signals import trending_prior, with_trending_prior
 from hfmrs.settings import Settings
 from tests.fake_hub import FakeHub, Fault, bundled_hub_rows, running
 
@@ -330,18 +328,3 @@ def test_bad_arguments_and_hub_refusals(settings, hub, policy):
     with pytest.raises(CrawlError, match="refused"):
         run(settings, hub, policy)
     assert len(hub.requests) == 1  # a 401 is not retried
-
-
-def test_memory_filter_and_trending_prior():
-    assert params_limit_for_memory(24, "fp16") == pytest.approx(10.737, abs=1e-3)
-    assert params_limit_for_memory(24, "int8") == pytest.approx(2 * 10.737, abs=2e-3)
-    assert params_limit_for_memory(8, "fp16") < 7 < params_limit_for_memory(24, "fp16")  # 7B: 24 GB, not 8 GB
-    for bad in (0, -1, float("nan")):
-        with pytest.raises(ValueError):
-            params_limit_for_memory(bad, "fp16")
-    with pytest.raises(ValueError, match="dtype"):
-        params_limit_for_memory(24, "fp8")  # type: ignore[arg-type]
-    assert trending_prior(None) == 0.0 == trending_prior(0.0)
-    assert 0 < trending_prior(100) < trending_prior(5_000) < 1
-    assert trending_prior(-5_000) == -trending_prior(5_000)
-    assert with_trending_prior(0.8, 1e9) == pytest.approx(0.85)

@@ -6,7 +6,6 @@ from typer.testing import CliRunner
 
 from hfmrs.embedding import KeywordEncoder
 from hfmrs.evaluation import cli as eval_cli
-from hfmrs.evaluation.report import k_sweep
 from hfmrs.settings import get_settings
 from tests.conftest import KEYWORDS
 
@@ -29,11 +28,6 @@ EXPECTED = {
 }
 
 
-def test_k_sweep_respects_catalog_size():
-    assert k_sweep(4, 30) == [2, 3]
-    assert k_sweep(1000, 10) == [2, 3, 4, 5, 6, 8, 10]
-
-
 def test_report_on_the_small_catalog(settings, tmp_path, monkeypatch):
     """`hfmrs report` end to end (one run, to keep CI short), checked through its outputs."""
     from hfmrs.cli import app
@@ -43,10 +37,12 @@ def test_report_on_the_small_catalog(settings, tmp_path, monkeypatch):
     monkeypatch.setenv("HFMRS_HOME", str(settings.home))
     monkeypatch.setenv("HFMRS_SNAPSHOT_DIR", str(settings.snapshot_dir))
     monkeypatch.setenv("HFMRS_VECTOR_CACHE", str(settings.vector_cache))
+    for name, value in (("K_MIN", "2"), ("K_MAX", "6"), ("K_STEP", "1"), ("SAMPLE", "50")):
+        monkeypatch.setenv(f"HFMRS_KMEANS_{name}", value)  # the report runs training's sweep
     get_settings.cache_clear()
     out = tmp_path / "reports"
     try:
-        result = CliRunner().invoke(app, ["report", "--out", str(out), "--max-k", "6", "--sample", "50"])
+        result = CliRunner().invoke(app, ["report", "--out", str(out)])
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
@@ -68,5 +64,5 @@ def test_report_on_the_small_catalog(settings, tmp_path, monkeypatch):
     assert stats["catalog"]["models"] == 15 and stats["catalog"]["models_without_task"] == 2
     assert stats["lineage"]["edges"] >= 2
     clusters = stats["clusters"]
-    assert [c["k"] for c in clusters["curve"]] == k_sweep(15, 6) and clusters["k"] in k_sweep(15, 6)
+    assert [c["k"] for c in clusters["curve"]] == [2, 3, 4, 5, 6] and 2 <= clusters["k"] <= 6
     assert sum(p["size"] for p in clusters["profiles"]) == 15

@@ -6,7 +6,7 @@ from pathlib import Path
 from hfmrs.docs import settings_table
 from hfmrs.settings import Settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_settings_table_is_generated_and_complete():

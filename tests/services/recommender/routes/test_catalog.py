@@ -1,4 +1,4 @@
-"""GET /v1/map: the catalog's 2-D map (issue 4's explore tab), computed once per build."""
+"""Catalog routes: GET /v1/methods, and GET /v1/map (the explore tab's 2-D map, computed once per build)."""
 
 from __future__ import annotations
 
@@ -50,3 +50,13 @@ def test_map_errors(api: TestClient):
 def test_map_include_is_bounded(api: TestClient):
     response = api.get("/v1/map", params={"include": ["gpt2"] * 102})
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_parameter"
+
+
+def test_methods_listed_and_usable(api: TestClient):
+    methods = api.get("/v1/methods").json()
+    names = [m["name"] for m in methods]
+    assert {"cosine", "jaccard"} <= set(names)
+    assert sum(m["default"] for m in methods) == 1
+    for name in names:
+        body = api.get("/v1/models/bert-base-uncased/similar", params={"method": name, "k": 2}).json()
+        assert body["method"] == name and len(body["results"]) == 2

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks"
 
 # script -> keys its JSON must have.  Timeouts are generous: a shared 2-core machine under load runs

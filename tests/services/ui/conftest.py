@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from hfmrs.clients import EmbedderClient, RecommenderClient
 from hfmrs.embedding import KeywordEncoder
 from hfmrs.pipeline import build
-from hfmrs.serving import LiveEngine
 from hfmrs.settings import Settings
+from services.clients import EmbedderClient, RecommenderClient
 from services.embedder.app import create_app as create_embedder
 from services.recommender.app import create_app as create_recommender
+from services.recommender.live import LiveEngine
 from tests.conftest import KEYWORDS, write_snapshots
 from tests.services.conftest import LiveServer, free_port
 

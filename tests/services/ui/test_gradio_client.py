@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from gradio_client import Client
 
+from services.ui import handlers
 from services.ui.app import create_app
 from tests.services.conftest import LiveServer, free_port
-from tests.ui.conftest import Stack
+from tests.services.ui.conftest import Stack
 
 
 @pytest.fixture(scope="module")
@@ -21,15 +22,19 @@ def gradio(ui_server: LiveServer) -> Iterator[Client]:
     client.close()
 
 
+def filters(**given) -> list:
+    """The filter controls' values, positionally (one per field the UI shows), untouched where not given."""
+    untouched = {"number": 0, "choice": None, "text": None}
+    return [given.get(f.name, untouched[f.ui] if f.default is None else f.default) for f in handlers.ui_fields()]
+
+
 def _ids(table: dict) -> list[str]:
     # The model column is a Markdown link "[id](https://huggingface.co/id)".
     return [row[1].split("](")[0].lstrip("[") for row in table["data"]]
 
 
 def test_recommend_endpoint(gradio: Client):
-    table, chart, message = gradio.predict(
-        "gpt2", "cosine", 5, "downloads-desc", None, None, None, 0, api_name="/recommend"
-    )
+    table, chart, message = gradio.predict("gpt2", "cosine", 5, "downloads-desc", *filters(), api_name="/recommend")
     assert table["headers"][:4] == ["#", "model", "score", "downloads"]
     assert _ids(table) == [
         "distilbert/distilgpt2",
@@ -45,20 +50,16 @@ def test_recommend_endpoint(gradio: Client):
 
 def test_recommend_endpoint_with_filters_and_unknown_id(gradio: Client):
     table, _, _ = gradio.predict(
-        "gpt2", "jaccard", 10, "score", "image-classification", None, None, 0, api_name="/recommend"
+        "gpt2", "jaccard", 10, "score", *filters(pipeline_tag="image-classification"), api_name="/recommend"
     )
     assert sorted(_ids(table)) == ["vision/vit-base", "vision/vit-large"]
-    table, chart, message = gradio.predict(
-        "gpt2-mediun", "cosine", 10, "score", None, None, None, 0, api_name="/recommend"
-    )
+    table, chart, message = gradio.predict("gpt2-mediun", "cosine", 10, "score", *filters(), api_name="/recommend")
     assert table["data"] == [] and chart is None
     assert message.startswith("Unknown model 'gpt2-mediun'. Did you mean: gpt2-medium")
 
 
 def test_compare_and_about_endpoints(gradio: Client, stack: Stack):
-    table_a, table_b, overlap = gradio.predict(
-        "gpt2", "cosine", "jaccard", 5, "score", None, None, None, 0, api_name="/compare"
-    )
+    table_a, table_b, overlap = gradio.predict("gpt2", "cosine", "jaccard", 5, "score", *filters(), api_name="/compare")
     assert set(_ids(table_a)) == set(_ids(table_b)) and "share 5 of their top 5" in overlap
     about, gallery = gradio.predict(api_name="/about")
     assert "**Models**: 15" in about and len(gallery) == 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hfmrs.clients import RecommenderClient
+from services.clients import RecommenderClient
 from services.ui import handlers
-from tests.ui.conftest import Stack
+from tests.services.ui.conftest import Stack
 
 GPT2_FAMILY = {
     "distilbert/distilgpt2",
@@ -46,13 +46,14 @@ def test_every_method_the_api_offers_is_offered(client: RecommenderClient):
 
 
 def test_filters_are_applied(client: RecommenderClient):
-    vision = handlers.recommend(client, "gpt2", k=5, task="image-classification")
+    vision = handlers.recommend(client, "gpt2", k=5, filters={"pipeline_tag": "image-classification"})
     assert vision.ids == ["vision/vit-base", "vision/vit-large"]
-    assert handlers.recommend(client, "gpt2", k=10, license="llama2").ids == ["meta/llama-7b"]
-    assert handlers.recommend(client, "gpt2", k=3, library="gguf").ids == ["acme/gpt2-gguf"]
-    popular = handlers.recommend(client, "gpt2", k=10, min_downloads=1_000_000)
+    assert handlers.recommend(client, "gpt2", k=10, filters={"license": "llama2"}).ids == ["meta/llama-7b"]
+    assert handlers.recommend(client, "gpt2", k=3, filters={"library": "gguf"}).ids == ["acme/gpt2-gguf"]
+    popular = handlers.recommend(client, "gpt2", k=10, filters={"min_downloads": 1_000_000})
     assert popular.results and min(r["downloads"] for r in popular.results) >= 1_000_000
-    assert handlers.filter_params(" ", "", None, 0) == {}  # blank filters mean "any"
+    blank = {"pipeline_tag": " ", "library": "", "license": None, "min_downloads": 0, "fits_in_gb": "any"}
+    assert handlers.filter_params(blank) == {}  # blank filters mean "any"
 
 
 @pytest.mark.parametrize(
@@ -89,7 +90,7 @@ def test_api_down_is_a_friendly_message(down_client: RecommenderClient):
 
 def test_empty_states(client: RecommenderClient):
     assert handlers.recommend(client, "  ").message == handlers.EMPTY_PICK
-    none = handlers.recommend(client, "gpt2", task="no-such-task")
+    none = handlers.recommend(client, "gpt2", filters={"pipeline_tag": "no-such-task"})
     assert none.rows == [] and none.message.endswith(handlers.NO_RESULTS)
     assert none.message.startswith("**[openai-community/gpt2](https://huggingface.co/openai-community/gpt2)**")
     assert "Describe what you need" in handlers.describe(client, "").message
@@ -105,7 +106,9 @@ def test_bad_parameter_is_reported_not_raised(client: RecommenderClient):
 def test_describe_what_you_need(client: RecommenderClient):
     result = handlers.describe(client, "image classification vit", k=2)
     assert result.ids == ["vision/vit-base", "vision/vit-large"]
-    assert handlers.describe(client, "speech", k=1, task="fill-mask").ids != ["acme/wav2vec2-speech"]
+    assert handlers.describe(client, "speech", k=1, filters={"pipeline_tag": "fill-mask"}).ids != [
+        "acme/wav2vec2-speech"
+    ]
 
 
 def test_type_ahead(client: RecommenderClient):
@@ -168,7 +171,7 @@ def test_ids_cannot_leave_the_route():
 def test_sizes_facts_and_what_the_size_filter_left_out(client: RecommenderClient):
     # gpt2 and distilgpt2 have exact sizes in the bundled size list; the GGUF copy inherits gpt2's;
     # llama-7b is sized by its name (too big for 1 GB); acme/empty cannot be sized at all.
-    result = handlers.recommend(client, "gpt2", k=30, fits="1 GB at fp16")
+    result = handlers.recommend(client, "gpt2", k=30, filters={"fits_in_gb": "1", "dtype": "fp16"})
     sizes = {r["id"]: handlers.size_text(r) for r in result.results}
     assert sizes["distilbert/distilgpt2"] == "88.2M" and sizes["acme/gpt2-gguf"] == "~137M GGUF"
     assert sizes["gpt2-medium"] == "~355M"  # the gpt2 family's "medium"
@@ -183,7 +186,7 @@ def test_sizes_facts_and_what_the_size_filter_left_out(client: RecommenderClient
 def test_fits_in_memory_choice_becomes_api_parameters():
     from services.ui import handlers
 
-    assert handlers.filter_params(fits="24 GB at fp16") == {"fits_in_gb": 24.0, "dtype": "fp16"}
-    assert handlers.filter_params(fits="8 GB at int8") == {"fits_in_gb": 8.0, "dtype": "int8"}
-    assert handlers.filter_params(fits=handlers.FITS_ANY) == {}
-    assert handlers.filter_params(fits="lots") == {}
+    assert handlers.filter_params({"fits_in_gb": "24", "dtype": "fp16"}) == {"fits_in_gb": 24.0}  # fp16: the default
+    assert handlers.filter_params({"fits_in_gb": "8", "dtype": "int8"}) == {"fits_in_gb": 8.0, "dtype": "int8"}
+    assert handlers.filter_params({"fits_in_gb": handlers.ANY}) == {}
+    assert handlers.filter_params({"fits_in_gb": "lots"}) == {}

@@ -111,5 +111,5 @@ def test_info_and_autocomplete(engine):
     info = engine.info("gpt2")
     assert info["id"] == "openai-community/gpt2" and info["aliases"] == ["gpt2"]
     top3 = ["openai-community/gpt2", "openai-community/gpt2-large", "gpt2-medium"]
-    assert [m["id"] for m in engine.autocomplete("gpt2", 3)] == top3
-    assert engine.autocomplete("google-bert/")[0]["id"] == "google-bert/bert-base-uncased"
+    assert [m.id for m in engine.autocomplete("gpt2", 3)] == top3
+    assert engine.autocomplete("google-bert/")[0].id == "google-bert/bert-base-uncased"

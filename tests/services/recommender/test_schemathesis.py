@@ -15,13 +15,13 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from hfmrs.clients import EmbedderClient
 from hfmrs.embedding import KeywordEncoder
 from hfmrs.pipeline import build
-from hfmrs.serving import LiveEngine
 from hfmrs.settings import Settings
+from services.clients import EmbedderClient
 from services.embedder.app import create_app as create_embedder
 from services.recommender.app import create_app
+from services.recommender.live import LiveEngine
 from tests.conftest import KEYWORDS, write_snapshots
 from tests.services.conftest import LiveServer
 

@@ -87,7 +87,7 @@ def test_unknown_id_suggests_closest(snapshot_dir: Path):
 
 
 def test_bundled_catalog_size():
-    catalog = load_catalog(Path(__file__).resolve().parent.parent / "data" / "snapshots")
+    catalog = load_catalog(Path(__file__).resolve().parents[2] / "data" / "snapshots")
     assert len(catalog) == 19_370  # 10,000 + 9,715 + 3,000 rows; renamed and repeated models merged
     assert catalog.resolve("gpt2") == "openai-community/gpt2"
     assert catalog.resolve("bert-base-uncased") == "google-bert/bert-base-uncased"

@@ -18,7 +18,7 @@ from tests.services.conftest import LiveServer
 log = logging.getLogger(__name__)
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 ARGS = [
     "--headless",
     "--no-sandbox",

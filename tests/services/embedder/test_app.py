@@ -1,0 +1,60 @@
+"""The embedder service: /embed, its limits, health, and the stale-vector job."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from hfmrs.store.builds import EdgeBuilds
+from services.embedder.app import MAX_TEXTS
+from tests.services.conftest import ADMIN_TOKEN, api_error
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def test_embed_returns_unit_vectors_of_the_encoder(embedder_http: TestClient, encoder):
+    body = embedder_http.post("/embed", json={"texts": ["gpt2 text generation", "nothing known"]}).json()
+    assert body["encoder"] == encoder.name and body["dim"] == encoder.dim
+    assert body["vectors"] == encoder.encode(["gpt2 text generation", "nothing known"]).tolist()
+
+
+def test_embed_limits(embedder_http: TestClient):
+    api_error(embedder_http.post("/embed", json={"texts": []}), 422, "invalid_parameter")
+    api_error(embedder_http.post("/embed", json={"texts": ["x"] * (MAX_TEXTS + 1)}), 422, "invalid_parameter")
+    api_error(embedder_http.post("/embed", json={"texts": ["x" * 1001]}), 422, "invalid_parameter")
+    api_error(embedder_http.post("/embed", json={"text": "x"}), 422, "invalid_parameter")
+    api_error(
+        embedder_http.post("/embed", content=b"not json", headers={"Content-Type": "application/json"}),
+        422,
+        "invalid_parameter",
+    )
+
+
+def test_embedder_health(embedder_http: TestClient, encoder):
+    assert embedder_http.get("/health").json() == {
+        "status": "ok",
+        "encoder": encoder.name,
+        "dim": encoder.dim,
+        "device": "cpu",
+    }
+
+
+def test_embedder_stale_job_fills_missing_vectors(admin_settings, embedder_http, built, encoder):
+    from hfmrs.embed_job import stale_points
+
+    builds = EdgeBuilds(admin_settings.home)
+    store = builds.open(built.build_id)
+    try:
+        assert stale_points(store, encoder.name) == []
+        store.set_payload(["gpt2-medium"], {"text_encoder": "an-old-encoder"})
+        assert [m for m, _ in stale_points(store, encoder.name)] == ["gpt2-medium"]
+        job = embedder_http.post("/jobs", json={}, headers=AUTH).json()
+        status = embedder_http.get(f"/jobs/{job['id']}").json()
+        for _ in range(200):
+            if status["status"] in ("succeeded", "failed"):
+                break
+            status = embedder_http.get(f"/jobs/{job['id']}").json()
+        assert status["status"] == "succeeded" and status["result"]["embedded"] == 1
+        assert stale_points(store, encoder.name) == []
+    finally:
+        store.close()
+    api_error(embedder_http.post("/jobs", json={"build_id": "no-such-build"}, headers=AUTH), 404, "unknown_build")

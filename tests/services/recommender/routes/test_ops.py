@@ -1,0 +1,80 @@
+"""Operations routes: health, admin reload, the seed's /recommend, CORS, the error shape, the live swap."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from hfmrs.pipeline import build
+from services.recommender.app import create_app
+from tests.conftest import SNAPSHOT_2024, row24, write_snapshots
+from tests.services.conftest import ADMIN_TOKEN, api_error
+
+
+def test_legacy_recommend_contract(api: TestClient):
+    rows = api.get("/recommend", params={"model_id": "gpt2", "recommend_no": 3, "sort_by": "downloads-desc"}).json()
+    assert len(rows) == 3 and all(set(r) == {"model_id", "score"} for r in rows)
+    assert "openai-community/gpt2" not in [r["model_id"] for r in rows]
+    rows_none = api.get("/recommend", params={"model_id": "gpt2", "method": "jaccard", "sort_by": "none"}).json()
+    assert len(rows_none) == 10
+    api_error(api.get("/recommend", params={"model_id": "gpt2", "sort_by": "upwards"}), 422, "invalid_parameter")
+    api_error(api.get("/recommend", params={"model_id": "gpt-two"}), 404, "unknown_model")
+
+
+def test_health(api: TestClient, built):
+    body = api.get("/health").json()
+    assert body["status"] == "ok" and body["build_id"] == built.build_id
+    assert body["models"] == 15 and body["snapshots"] == ["2023-04", "2024-09"]
+    assert body["encoder"].startswith("keywords-")
+
+
+def test_health_is_503_before_any_build(admin_settings, embedder_http):
+    from services.clients import EmbedderClient
+    from services.recommender.live import LiveEngine
+
+    api = TestClient(
+        create_app(admin_settings, live=LiveEngine(admin_settings), embedder=EmbedderClient(embedder_http))
+    )
+    api_error(api.get("/health"), 503, "not_ready")
+    api_error(api.get("/v1/models/gpt2/similar"), 503, "not_ready")
+
+
+def test_cors_allows_huggingface_and_localhost_only(api: TestClient):
+    for origin in ("https://huggingface.co", "http://localhost:7860", "http://127.0.0.1:3000"):
+        response = api.get("/v1/models/gpt2/similar", headers={"Origin": origin})
+        assert response.headers.get("access-control-allow-origin") == origin
+    response = api.get("/v1/models/gpt2/similar", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_admin_endpoints_need_the_token(api: TestClient, admin_settings, live, embedder_http):
+    api_error(api.post("/admin/reload"), 401, "unauthorized")
+    api_error(api.post("/admin/reload", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
+    assert api.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200
+    from services.clients import EmbedderClient
+
+    off = TestClient(
+        create_app(
+            admin_settings.model_copy(update={"admin_token": None}), live=live, embedder=EmbedderClient(embedder_http)
+        )
+    )
+    api_error(off.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}), 404, "not_found")
+
+
+def test_unknown_route_and_method_use_the_error_shape(api: TestClient):
+    api_error(api.get("/nope"), 404, "not_found")
+    api_error(api.delete("/v1/models/gpt2/similar"), 405, "method_not_allowed")
+
+
+def test_live_swap_serves_a_new_build_without_restart(api: TestClient, admin_settings, encoder, live):
+    before = api.get("/health").json()["build_id"]
+    with live.acquire() as in_flight:  # a request that is still running during the switch
+        rows = [*SNAPSHOT_2024, row24("acme/brand-new-vit", ["vit", "image-classification"], "image-classification", 5)]
+        write_snapshots(admin_settings.snapshot_dir, rows24=rows)
+        after = build(admin_settings, encoder=encoder, show_progress=False).build_id
+        assert after != before
+        body = api.get("/v1/models/vision/vit-base/similar", params={"k": 3}).json()
+        assert "acme/brand-new-vit" in [r["id"] for r in body["results"]]
+        assert api.get("/health").json()["build_id"] == after
+        # the old engine still answers for the request that started on it
+        assert in_flight.build_id == before
+        assert in_flight.similar("gpt2", k=2).results
