@@ -341,6 +341,15 @@ class ModelRecord:
     gated: bool | None = None
     context_length: int | None = None
     leaderboard: dict[str, float | str] | None = None
+    # Issue 15, set by hfmrs.sources at build time: what the model is for (hfmrs.purpose), its lineage
+    # root and release stem, whether it is a quantized/format or test copy (hfmrs.relations), and the
+    # quality prior (hfmrs.quality).
+    purposes: list[str] = field(default_factory=list)
+    family: str | None = None
+    stem: str = ""
+    copy: bool = False
+    test_copy: bool = False
+    quality: float = 0.0
 
     @property
     def name(self) -> str:

@@ -147,6 +147,13 @@ def recommend(
         float | None, typer.Option(help="MMR λ from 0 to 1: 1 = the method's ranking, lower = more varied.")
     ] = None,
     per_author: Annotated[int | None, typer.Option(help="At most this many results per author.")] = None,
+    relation: Annotated[
+        str,
+        typer.Option(help="family (lineage, size variants, copies), alternatives (other models for the job) or all."),
+    ] = "all",
+    collapse: Annotated[
+        bool, typer.Option(help="Group quantized, format and test copies under the model they copy.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     filters: Filters | None = None,
 ) -> None:
@@ -154,7 +161,15 @@ def recommend(
     engine = open_engine(get_settings())
     try:
         result = engine.similar(
-            model_id, k=n, method=method, sort=sort, filters=filters, diversity=diversity, per_author=per_author
+            model_id,
+            k=n,
+            method=method,
+            sort=sort,
+            filters=filters,
+            diversity=diversity,
+            per_author=per_author,
+            relation=relation,
+            collapse=collapse,
         )
     except UnknownModelError as error:
         fail(f"unknown model id {model_id!r}", "did you mean:\n  " + "\n  ".join(error.suggestions))
@@ -171,16 +186,20 @@ def recommend(
                 "pipeline_tag": r.pipeline_tag,
                 "params_billions": r.params_billions,
                 "params_source": r.params_source,
+                "relation": r.relation,
+                "variants": r.variants,
             }
             for r in result.results
         ]
         print(json.dumps(rows, indent=2))
         return
     table = Table(title=f"similar to {result.query} ({result.method}, sort={sort})")
-    widest = max((len(r.id) for r in result.results), default=5)
+    names = [r.id + (f" (+{len(r.variants)} copies)" if r.variants else "") for r in result.results]
+    widest = max((len(name) for name in names), default=5)
     for column, justify in (
         ("#", "right"),
         ("model", "left"),
+        ("relation", "left"),
         ("score", "right"),
         ("downloads", "right"),
         ("task", "left"),
@@ -190,11 +209,10 @@ def recommend(
         # Ids are never cut: the `why` column gives way first.
         width = {"model": min(widest, 60), "why": 12}.get(column)
         table.add_column(column, justify=justify, min_width=width, no_wrap=column == "model")  # type: ignore[arg-type]
-    for i, r in enumerate(result.results, 1):
+    for i, (r, name) in enumerate(zip(result.results, names, strict=True), 1):
         size = format_params(r.params_billions, r.params_source)
-        table.add_row(
-            str(i), r.id, f"{r.score:.3f}", f"{r.downloads:,}", r.pipeline_tag or "", size, "; ".join(r.why[:3])
-        )
+        row = [str(i), name, r.relation or "", f"{r.score:.3f}", f"{r.downloads:,}", r.pipeline_tag or "", size]
+        table.add_row(*row, "; ".join(r.why[:3]))
     console.print(table)
     for note in result.notes:
         console.print(f"note: {note}")

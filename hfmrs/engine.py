@@ -20,6 +20,9 @@ from hfmrs.filters import Filters
 from hfmrs.ids import IdIndex, UnknownModelError
 from hfmrs.ranking import order
 from hfmrs.recommenders import Recommender, make_recommenders
+from hfmrs.relations import RELATIONS
+from hfmrs.relations import collapse as collapse_copies
+from hfmrs.relations import relation as relation_of
 from hfmrs.settings import Settings
 from hfmrs.store.base import TEXT, Hit, ModelStore
 from hfmrs.store.builds import ID_INDEX_DIR, Builds, NoBuildError, open_builds
@@ -66,6 +69,16 @@ class Recommendation:
     leaderboard_average: Annotated[
         float | None, Field(description="Open LLM Leaderboard v2 average score (0-100), LLMs only.")
     ] = None
+    relation: Annotated[
+        str | None,
+        Field(
+            description="family: the query's lineage or release (base, child, sibling, size variant, copy); "
+            "alternative: another model for the same job. Null for free-text search."
+        ),
+    ] = None
+    variants: Annotated[
+        list[str], Field(description="Quantized, format and test copies of this model, grouped under it.")
+    ] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,38 +204,60 @@ class Engine:
         filters: Filters | None = None,
         diversity: float | None = None,
         per_author: int | None = None,
+        relation: str = "all",
+        collapse: bool = True,
     ) -> Similar:
-        """Up to ``k`` models like ``model_id``.  ``diversity`` is the MMR λ (1 = the method's ranking,
-        lower = more varied; None = off) and ``per_author`` caps hits per author; both re-rank an
-        over-fetched candidate list (:mod:`hfmrs.diversity`), so every method supports them.  With MMR
-        on, ``sort="score"`` keeps the MMR order; the scores shown are still the method's."""
+        """Up to ``k`` models like ``model_id``.
+
+        ``relation`` keeps the query's ``family`` (its lineage and release), the ``alternatives`` (other
+        models for the same job) or ``all`` of them, best first.  ``collapse`` groups quantized, format
+        and test copies under the model they copy (one result, the copies in its ``variants``).
+        ``diversity`` is the MMR λ (1 = the method's ranking, lower = more varied; None = off) and
+        ``per_author`` caps results per author.  All of them work on an over-fetched candidate list,
+        which also lets the deterministic tie-break, not Qdrant's order, decide ties at the k-th score.
+        With MMR on, ``sort="score"`` keeps the MMR order; the scores shown are still the method's."""
         method = method or self.default_method
         validate(k, sort, self.methods, method)
         validate_diversity(diversity, per_author)
+        if relation not in RELATIONS:
+            raise ValueError(f"unknown relation {relation!r}; choose one of: {', '.join(RELATIONS)}")
         canonical = self.resolve(model_id)
         recommender = self.recommenders[method]
         points = self.store.retrieve([canonical], with_vectors=recommender.needs_vectors)
         if not points:
             raise UnknownModelError(model_id, self.ids.suggest(model_id))
         query = points[0]
-        diverse = diversity is not None or per_author is not None
-        fetch = k * self.settings.diversity_pool if diverse else k
+        fetch = k * self.settings.diversity_pool
         hits = recommender.similar(query, fetch, (filters or Filters()).with_exclude(canonical))
-        hits = [h for h in hits if h.model_id != canonical]  # belt and braces: never the query itself
-        if not diverse:
-            ordered = order(hits[:k], sort)
+        ranked = order([h for h in hits if h.model_id != canonical], "score")  # never the query itself
+        groups = self._groups(query.payload, ranked, collapse, relation)
+        variants = {h.model_id: copies for h, copies in groups}
+        heads = [h for h, _ in groups]
+        if diversity is None and per_author is None:
+            ordered = order(heads[:k], sort)
         else:
-            ranked = order(hits, "score")
             vectors: dict[str, Any] = {}
             if diversity is not None:
-                points = self.store.retrieve([h.model_id for h in ranked], with_vectors=[TEXT])
+                points = self.store.retrieve([h.model_id for h in heads], with_vectors=[TEXT])
                 vectors = {p.id: p.vectors.get(TEXT) for p in points}
-            picked = diversify(ranked, k, diversity, per_author, vectors)
+            picked = diversify(heads, k, diversity, per_author, vectors)
             ordered = picked if sort == "score" and diversity is not None else order(picked, sort)
         explain = Explainer(query.payload)
-        results = [self._recommendation(h, explain) for h in ordered]
+        results = [self._recommendation(h, explain, query.payload, variants[h.model_id]) for h in ordered]
         unknown, notes = self.coverage(filters, sort, results, exclude=(canonical,))
         return Similar(canonical, method, results, unknown, notes)
+
+    @staticmethod
+    def _groups(query: dict[str, Any], ranked: list[Hit], collapse: bool, relation: str) -> list[tuple[Hit, list[str]]]:
+        """Ranked hits as (hit, copies grouped under it), copies collapsed, one relation kept."""
+        if collapse:
+            groups = [(ranked[i], copies) for i, copies in collapse_copies(query, [h.payload for h in ranked])]
+        else:
+            groups = [(h, []) for h in ranked]
+        if relation == "all":
+            return groups
+        wanted = "family" if relation == "family" else "alternative"
+        return [(h, copies) for h, copies in groups if relation_of(query, h.payload) == wanted]
 
     def search_vector(
         self, text: str, vector: list[float], k: int = 10, sort: str = "score", filters: Filters | None = None
@@ -256,7 +291,13 @@ class Engine:
                 )
         return unknown, notes
 
-    def _recommendation(self, hit: Hit, explain: Explainer | None) -> Recommendation:
+    def _recommendation(
+        self,
+        hit: Hit,
+        explain: Explainer | None,
+        query: dict[str, Any] | None = None,
+        variants: list[str] | None = None,
+    ) -> Recommendation:
         p = hit.payload
         return Recommendation(
             id=hit.model_id,
@@ -272,6 +313,8 @@ class Engine:
             params_source=p.get("params_source"),
             weight_format=p.get("weight_format"),
             leaderboard_average=p.get("leaderboard_average"),
+            relation=relation_of(query, p) if query is not None else None,
+            variants=variants or [],
         )
 
 

@@ -8,8 +8,29 @@ from __future__ import annotations
 from typing import Any
 
 from hfmrs.features import NOISE_TAGS
+from hfmrs.purpose import SPECIFIC
 
 MAX_REASONS = 6
+WIDELY_USED = 0.05  # a quality-prior lift over the typical candidate at least this large is worth saying
+# How a purpose reads in a sentence ("also a named-entity recognition model").
+PURPOSE_NAMES = {
+    "ner": "named-entity recognition",
+    "nli": "NLI / zero-shot",
+    "extractive-qa": "extractive QA",
+    "pos": "part-of-speech",
+    "language-id": "language identification",
+    "ocr": "OCR",
+    "nsfw-detection": "NSFW detection",
+    "vad": "voice activity detection",
+}
+
+
+def human_count(n: int) -> str:
+    """1271959 -> "1.3M", 3100 -> "3.1k", 950 -> "950"."""
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}".rstrip("0").rstrip(".") + unit
+    return str(n)
 
 
 class Explainer:
@@ -28,11 +49,13 @@ class Explainer:
         self.languages: list[str] = query.get("languages") or []
         self.arxiv: list[str] = query.get("arxiv") or []
         self.author = query.get("author")
+        self.purposes = [x for x in query.get("purposes") or [] if x in SPECIFIC]
         plain = {self.pipeline_tag, self.library, self.model_type, *self.languages}
         self.tags = [t for t in query.get("tags") or [] if t not in NOISE_TAGS and ":" not in t and t not in plain]
 
     def __call__(self, result: dict[str, Any]) -> list[str]:
-        """Reasons, strongest first: lineage, task, architecture, datasets, library, language, tags."""
+        """Reasons, strongest first: lineage, purpose, popularity (when it lifted the result), task,
+        architecture, datasets, library, language, tags."""
         reasons: list[str] = []
         r_bases = result.get("base_model_ids") or []
         if r_bases and not self.aliases.isdisjoint(r_bases):
@@ -41,6 +64,11 @@ class Explainer:
             reasons.append(f"base model of {self.id}")
         for base in _shared(self.bases, r_bases)[:2]:
             reasons.append(f"same base model: {base}")
+        if purposes := _shared(self.purposes, result.get("purposes")):
+            reasons.append(f"also a {PURPOSE_NAMES.get(purposes[0], purposes[0])} model")
+        downloads = result.get("downloads") or 0
+        if result.get("_prior", 0.0) >= WIDELY_USED and downloads >= 100_000:  # the quality prior lifted it
+            reasons.append(f"widely used: {human_count(downloads)} downloads")
         if self.pipeline_tag and self.pipeline_tag == result.get("pipeline_tag"):
             reasons.append(f"same task: {self.pipeline_tag}")
         if arch := _shared(self.architectures, result.get("architectures")):

@@ -153,6 +153,10 @@ class FilterField:
             if not isinstance(value, bool):
                 raise ValueError(f"{self.name} must be true or false, got {value!r}")
             return value
+        if self.type is tuple:  # a (low, high) pair of numbers
+            if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
+                raise ValueError(f"{self.name} must be a (low, high) pair of numbers, got {value!r}")
+            return value
         if self.type is str:
             if not isinstance(value, str):
                 raise ValueError(f"{self.name} must be text, got {value!r}")
@@ -277,6 +281,17 @@ FIELDS: tuple[FilterField, ...] = (
         max_length=200,
     ),
     FilterField(
+        "purpose",
+        str,
+        "Only models for this purpose (sentiment, emotion, ner, nli, embeddings, asr, asr:en, translation:en-de, "
+        "chat, code, ...; GET /v1/models/{id} lists a model's).",
+        "Purpose",
+        lambda value, _: Match("purposes", value),
+        (Index("purposes", "keyword"),),
+        max_length=100,
+        suggestions=("sentiment", "emotion", "ner", "nli", "embeddings", "reranking", "asr", "tts", "chat", "code"),
+    ),
+    FilterField(
         "min_downloads",
         int,
         "Only models with at least this many downloads.",
@@ -336,6 +351,28 @@ FIELDS: tuple[FilterField, ...] = (
         default="fp16",
         ui="choice",
         suggestions=tuple(BYTES_PER_PARAM),
+    ),
+    FilterField(
+        "size_band",
+        tuple,
+        "Only models of a size between two numbers of billion parameters (similar-size candidates).",
+        "Size band",
+        lambda value, _: Range("params_billions", gte=value[0], lte=value[1]),
+        (Index("params_billions", "float"),),
+        public=False,
+        ui=None,
+        reads_size=True,
+    ),
+    FilterField(
+        "family",
+        str,
+        "Only models of this lineage family (the root a model's `family` payload field names).",
+        "Family",
+        lambda value, _: Match("family", value),
+        (Index("family", "keyword"),),
+        max_length=300,
+        public=False,
+        ui=None,
     ),
     FilterField(
         "size_unknown",
@@ -442,6 +479,17 @@ class Filters:
         """The same conditions without those on size."""
         kept = {k: v for k, v in self._values.items() if not field_named(k).reads_size and k != "size_unknown"}
         return Filters(self.exclude, **kept)
+
+    def for_purpose(self, purpose: str, popular: int | None = None) -> Filters:
+        """The same conditions for models of ``purpose``, with at least ``popular`` downloads if given."""
+        values: dict[str, Any] = {"purpose": purpose}
+        if popular is not None:
+            values["min_downloads"] = max(self.min_downloads or 0, popular)
+        return self.replace(**values)
+
+    def with_size_between(self, low: float, high: float) -> Filters:
+        """The same conditions, and a size between ``low`` and ``high`` billion parameters."""
+        return self.replace(size_band=(round(low, 6), round(high, 6)))
 
     def only_unknown_size(self) -> Filters:
         """The same conditions, size ones aside, for models whose size is unknown (what a size filter leaves out)."""

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     popularity_prior: float = Field(
         0.5, ge=0, description="Hybrid popularity prior: worth this many RRF rank positions per tenfold downloads."
     )
+    quality_prior: float = Field(
+        1.0,
+        ge=0,
+        description="Weight of the quality prior (downloads, likes, recency, card completeness) in the fused "
+        "method's score; 0 = similarity alone.",
+    )
     diversity_pool: int = Field(
         4, ge=1, description="Over-fetch factor for diversity (MMR / per-author cap): k·this candidates re-ranked."
     )

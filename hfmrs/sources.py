@@ -3,8 +3,10 @@
 ``open_catalog(settings)`` is the one way the build, the evaluation, the report and refresh read the
 catalog: snapshots (bundled and live, minus ``HFMRS_SNAPSHOT_EXCLUDE``) merged into records, then
 joined with the listed facts of ``HFMRS_SIZES_DIR`` (exact sizes, context length, leaderboard scores,
-likes) and given a size estimate where none is listed (:mod:`hfmrs.sizes`).  ``input_files(settings)``
-names every file that changes the result, for the build's input hash.
+likes) and given a size estimate where none is listed (:mod:`hfmrs.sizes`), its purposes
+(:mod:`hfmrs.purpose`), lineage family and copy flags (:mod:`hfmrs.relations`) and quality prior
+(:mod:`hfmrs.quality`).  ``input_files(settings)`` names every file that changes the result, for the
+build's input hash.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pathlib import Path
 from hfmrs.catalog import SNAPSHOT_SUFFIXES, Catalog, load_catalog_files, snapshot_files
 from hfmrs.facts import LEADERBOARD_GLOB, LLMFIT_GLOB, ListedFacts, load_listed_facts
 from hfmrs.lineage import declared_parents
+from hfmrs.purpose import assign_purposes
+from hfmrs.quality import quality
+from hfmrs.relations import assign_families
 from hfmrs.settings import Settings
 from hfmrs.sizes import FAMILY_TABLE, FamilyTable, SizeReport, estimate_sizes
 
@@ -27,7 +32,7 @@ log = logging.getLogger(__name__)
 NPDL_SNAPSHOTS = "hf-models-2026-06-*"
 
 # Bump when what open_catalog adds to the snapshots changes (size rules, fact joins): builds hash it.
-ENRICHMENT_VERSION = "1"
+ENRICHMENT_VERSION = "2"  # 2: purposes, lineage families, copies, the quality prior
 
 
 def excluded(path: Path, patterns: str) -> bool:
@@ -69,9 +74,10 @@ class CatalogFacts:
 
     listed: int
     sizes: SizeReport
+    dataset_purposes: int = 0
 
     def to_dict(self) -> dict[str, object]:
-        return {"listed_models": self.listed, "sizes": self.sizes.to_dict()}
+        return {"listed_models": self.listed, "sizes": self.sizes.to_dict(), "dataset_purposes": self.dataset_purposes}
 
 
 def open_catalog(settings: Settings, live: bool = True) -> Catalog:
@@ -100,5 +106,10 @@ def enrich(
         if record.likes is None:  # the newest snapshot's likes win; listed ones are older
             record.likes = facts.likes
     table = FamilyTable.load(sizes_dir / FAMILY_TABLE if sizes_dir is not None else None)
-    report = estimate_sizes(catalog, listed, declared_parents(catalog, lineage_dir), table)
-    return CatalogFacts(listed=joined, sizes=report)
+    parents = declared_parents(catalog, lineage_dir)
+    report = estimate_sizes(catalog, listed, parents, table)
+    datasets = assign_purposes(catalog, parents)
+    assign_families(catalog, parents)
+    for record in catalog:
+        record.quality = quality(record)
+    return CatalogFacts(listed=joined, sizes=report, dataset_purposes=len(datasets))

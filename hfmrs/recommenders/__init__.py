@@ -8,6 +8,7 @@ from typing import Any
 from hfmrs.recommenders.base import Recommender
 from hfmrs.recommenders.bm25 import Bm25Recommender
 from hfmrs.recommenders.cosine import CosineRecommender
+from hfmrs.recommenders.fused import fused_from_manifest
 from hfmrs.recommenders.gnn import GnnRecommender
 from hfmrs.recommenders.hybrid import HybridRecommender
 from hfmrs.recommenders.jaccard import JaccardRecommender
@@ -26,6 +27,7 @@ METHODS: dict[str, Factory] = {
     "kmeans": lambda store, settings, manifest: KMeansRecommender(store, manifest),
     "gnn": lambda store, settings, manifest: GnnRecommender(store, manifest),
     "hybrid": HybridRecommender.from_manifest,
+    "fused": fused_from_manifest,
 }
 
 

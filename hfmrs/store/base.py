@@ -57,6 +57,12 @@ HIT_FIELDS = (
     "params_source",
     "weight_format",
     "leaderboard_average",
+    "purposes",
+    "family",
+    "stem",
+    "copy",
+    "test_copy",
+    "quality",
 )
 
 # Candidates a quantized search rescores on the originals, as a multiple of the limit.  Sent with every
@@ -98,6 +104,18 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Search:
+    """One search of :meth:`ModelStore.search_many`: nearest neighbours on the named vector ``using``, or,
+    with ``order_by`` (a range-indexed payload field) and no vector, the points with its largest values."""
+
+    using: str
+    vector: Vector | None
+    limit: int
+    filters: Filters | None = None
+    order_by: str | None = None
+
+
+@dataclass(frozen=True)
 class VectorSpec:
     name: str
     size: int
@@ -127,6 +145,12 @@ class ModelStore(Protocol):
 
     def search(self, using: str, vector: Vector, limit: int, filters: Filters | None = None) -> list[Hit]:
         """Nearest neighbours on one named vector, best first."""
+        ...
+
+    def search_many(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        """Several searches at once: a result list per search, in order (an ``order_by`` search scores
+        a hit by that field's value).  Vector searches run as one batch; a point found by several
+        searches has its payload read once."""
         ...
 
     def fused_search(

@@ -16,6 +16,7 @@ from hfmrs.store.base import (
     QUANTIZED_OVERSAMPLING,
     Hit,
     PointData,
+    Search,
     SparseVector,
     Vector,
     VectorSpec,
@@ -250,16 +251,56 @@ class EdgeStore:
         payload = record.payload or {}
         return PointData(id=payload.get("id", ""), payload=payload, vectors=vectors)
 
-    def search(self, using: str, vector: Vector, limit: int, filters: Filters | None = None) -> list[Hit]:
-        request = qe.QueryRequest(
-            limit=limit,
-            query=qe.Query.Nearest(_vector(vector), using=using),
-            filter=edge_filter(filters),
+    def _request(self, search: Search) -> qe.QueryRequest:
+        return qe.QueryRequest(
+            limit=search.limit,
+            query=qe.Query.Nearest(_vector(search.vector), using=search.using),
+            filter=edge_filter(search.filters),
             with_payload=self._hit_payload,
             with_vector=False,
-            params=_search_params(vector),
+            params=_search_params(search.vector),
         )
-        return self._hits(self._shard.query(request))
+
+    def search(self, using: str, vector: Vector, limit: int, filters: Filters | None = None) -> list[Hit]:
+        return self._hits(self._shard.query(self._request(Search(using, vector, limit, filters))))
+
+    def search_many(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        nearest = [i for i, s in enumerate(searches) if s.order_by is None]
+        found: list[Any] = [None] * len(searches)
+        if nearest:
+            requests = [self._request(searches[i]) for i in nearest]
+            for i, points in zip(nearest, self._shard.query_batch(qe.QueryBatchRequest(queries=requests)), strict=True):
+                found[i] = [(p.id, float(p.score)) for p in points]
+        for i, search in enumerate(searches):
+            if search.order_by is not None:
+                request = qe.ScrollRequest(
+                    limit=search.limit,
+                    filter=edge_filter(search.filters),
+                    with_payload=self._hit_payload,
+                    with_vector=False,
+                    order_by=qe.OrderBy(key=search.order_by, direction=qe.Direction.Desc),
+                )
+                records, _ = self._shard.scroll(request)
+                found[i] = [(r.id, None, r) for r in records]
+        return self._many_hits(found, searches)
+
+    def _many_hits(self, found: list[Any], searches: Sequence[Search]) -> list[list[Hit]]:
+        """Hits of several result lists, each distinct point's payload read once."""
+        unique = list(dict.fromkeys(str(entry[0]) for points in found for entry in points))
+        cards = self._cards.payloads(unique) if self._cards is not None else [None] * len(unique)
+        decoded = dict(zip(unique, cards, strict=True))
+        missing = [u for u in unique if decoded.get(u) is None]
+        if missing:  # no cards (or, never expected, a point the cards lack): ask Qdrant
+            decoded.update((str(r.id), r.payload) for r in self._shard.retrieve(missing, _HIT_PAYLOAD, False))
+        out = []
+        for search, points in zip(searches, found, strict=True):
+            hits = []
+            for entry in points:
+                payload = decoded[str(entry[0])]
+                score = entry[1] if entry[1] is not None else float(payload.get(search.order_by) or 0)
+                hits.append(Hit(model_id=payload["id"], score=score, payload=payload))
+            out.append(hits)
+        return out
 
     def fused_search(
         self,

@@ -20,6 +20,7 @@ from hfmrs.store.base import (
     QUANTIZED_OVERSAMPLING,
     Hit,
     PointData,
+    Search,
     SparseVector,
     Vector,
     VectorSpec,
@@ -183,6 +184,38 @@ class ServerStore:
             with_payload=list(HIT_FIELDS),
         )
         return [Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in response.points]
+
+    def search_many(self, searches: Sequence[Search]) -> list[list[Hit]]:
+        nearest = [i for i, s in enumerate(searches) if s.order_by is None]
+        out: list[list[Hit]] = [[] for _ in searches]
+        if nearest:
+            requests = [
+                qm.QueryRequest(
+                    query=_vector(searches[i].vector),  # type: ignore[arg-type]
+                    using=searches[i].using,
+                    limit=searches[i].limit,
+                    filter=server_filter(searches[i].filters),
+                    params=_search_params(searches[i].vector),  # type: ignore[arg-type]
+                    with_payload=list(HIT_FIELDS),
+                )
+                for i in nearest
+            ]
+            for i, r in zip(nearest, self.client.query_batch_points(self.collection, requests=requests), strict=True):
+                out[i] = [Hit(model_id=p.payload["id"], score=float(p.score), payload=p.payload) for p in r.points]
+        for i, search in enumerate(searches):
+            if search.order_by is not None:
+                records, _ = self.client.scroll(
+                    self.collection,
+                    limit=search.limit,
+                    scroll_filter=server_filter(search.filters),
+                    with_payload=list(HIT_FIELDS),
+                    order_by=qm.OrderBy(key=search.order_by, direction=qm.Direction.DESC),
+                )
+                out[i] = [
+                    Hit(model_id=r.payload["id"], score=float(r.payload.get(search.order_by) or 0), payload=r.payload)
+                    for r in records
+                ]
+        return out
 
     def fused_search(
         self,

@@ -188,7 +188,7 @@ def test_options_page_offers_the_apis_methods_and_validates(browser, recommender
         page.press("#apiBase", "Tab")  # "change": the method list is reloaded from this API
         expect(page.locator("#methodHint")).to_have_text("Methods offered by this API.")
         values = page.locator("#method option").evaluate_all("options => options.map(o => o.value)")
-        assert values == ["", "cosine", "jaccard", "bm25"]
+        assert values == ["", "cosine", "jaccard", "bm25", "fused"]
         expect(page.locator("#method option").first).to_have_text("Server default (cosine)")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / "extension-options.png")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -34,12 +34,30 @@ async def similar(
     per_author: Annotated[
         int | None, Query(ge=1, le=K_MAX, description="At most this many results per author.")
     ] = None,
+    relation: Annotated[
+        Literal["all", "family", "alternatives"],
+        Query(
+            description="family: the model's lineage and release (base, fine-tunes, size variants, copies); "
+            "alternatives: other models for the same job; all: both, best first."
+        ),
+    ] = "all",
+    collapse: Annotated[
+        bool, Query(description="Group quantized, format and test copies under the model they copy (`variants`).")
+    ] = True,
 ) -> Similar:
-    # The hot path is an async route: the Edge query takes well under a millisecond, less than a
-    # thread-pool hand-off.
+    # The hot path is an async route: the Edge queries take a few milliseconds, more than a thread-pool
+    # hand-off would save.
     with live.acquire() as engine:
         return engine.similar(
-            model_id, k=k, method=method, sort=sort.value, filters=filters, diversity=diversity, per_author=per_author
+            model_id,
+            k=k,
+            method=method,
+            sort=sort.value,
+            filters=filters,
+            diversity=diversity,
+            per_author=per_author,
+            relation=relation,
+            collapse=collapse,
         )
 
 

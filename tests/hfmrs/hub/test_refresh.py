@@ -71,7 +71,7 @@ def test_refresh_embeds_only_new_or_changed_models_and_tracks_velocity(settings:
         assert payload["params_billions"] == round(gainer["safetensors"]["total"] / 1e9, 6)
 
         query = rows[1]["id"]
-        trending = engine.similar(query, k=100, sort="trending").results
+        trending = engine.similar(query, k=100, sort="trending", collapse=False).results
         velocities = [catalog.get(r.id).download_velocity for r in trending]
         known = [v for v in velocities if v is not None]
         assert trending[0].id == gainer["id"]
@@ -79,7 +79,7 @@ def test_refresh_embeds_only_new_or_changed_models_and_tracks_velocity(settings:
         assert len(trending) == len(catalog) - 1
 
         limit = params_limit_for_memory(8, "fp16")
-        fits = engine.similar(query, k=100, filters=Filters(max_params_billions=limit)).results
+        fits = engine.similar(query, k=100, filters=Filters(max_params_billions=limit), collapse=False).results
         expected = {r.id for r in catalog if r.params_billions is not None and r.params_billions <= limit} - {query}
         assert expected and {r.id for r in fits} == expected
     finally:

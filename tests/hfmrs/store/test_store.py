@@ -157,6 +157,9 @@ def test_exactly_the_filtered_fields_are_indexed(tmp_path):
         fits_in_gb=8.0,
         dtype="int8",
         size_unknown=True,
+        purpose="sentiment",
+        size_band=(1.0, 2.0),
+        family="org/base",
     )
 
     def keys(condition) -> set[str]:  # field conditions, nested filters (fits: either memory field), is-empty
@@ -170,7 +173,7 @@ def test_exactly_the_filtered_fields_are_indexed(tmp_path):
     finally:
         backend.close()
     assert indexed == filtered | {"token_count"}
-    assert filtered >= {"fp_params_billions", "quantized_weights_gb", "params_billions"}
+    assert filtered >= {"fp_params_billions", "quantized_weights_gb", "params_billions", "purposes", "family"}
     for name in [f.name for f in FIELDS if f.name != "dtype"]:
         assert getattr(every, name) not in (None, False)  # the test sets every condition Filters knows
 

@@ -28,6 +28,8 @@ def test_similar_shape_and_ranking(api: TestClient):
         "params_source",
         "weight_format",
         "leaderboard_average",
+        "relation",
+        "variants",
     }
     assert set(body) == {"query", "method", "results", "unknown_size", "notes"}
     assert body["unknown_size"] is None and body["notes"] == []  # no size filter, score order

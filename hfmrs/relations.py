@@ -1,0 +1,180 @@
+"""Family or alternative: how a result relates to the query model, and which results are copies.
+
+**Family** is the query's lineage: its base or parent, children, siblings (another fine-tune or copy of
+the same base), size variants and base/instruct pairs of the same release, quantized and format copies.
+Everything else a method returns is an **alternative**: another model for the same job.
+
+Build time (:func:`assign_families`) gives each record what the relation needs, as payload fields:
+
+- ``family``: the root of its lineage (its topmost known ancestor; itself when it has none), so a
+  parent, a child and a sibling share it;
+- ``stem``: its name without size, variant, format, language and version words
+  (``Qwen3-4B-Instruct-2507`` -> ``qwen3``, ``whisper-small.en`` -> ``whisper``), so one
+  organisation's size variants share it;
+- ``copy``: a quantized or format copy (GGUF, AWQ, ONNX, MLX, ...), ``test_copy``: a tiny test model.
+
+Query time (:func:`relation`, :func:`collapse`) reads only the two payloads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from hfmrs.catalog import LANGUAGE_CODES
+from hfmrs.sizes import name_tokens, tiny_test_model_size
+
+if TYPE_CHECKING:
+    from hfmrs.catalog import Catalog, ModelRecord
+
+Relation = Literal["family", "alternative"]
+RELATIONS = ("all", "family", "alternatives")
+
+# Words of a name that say which variant or copy of a release it is, not which release.
+VARIANT_WORDS = frozenset(
+    {
+        "instruct", "chat", "it", "base", "hf", "pt", "sft", "dpo", "orpo", "rlhf", "preview", "hybrid",
+        "gguf", "ggml", "awq", "gptq", "fp8", "fp16", "bf16", "fp32", "int4", "int8", "4bit", "8bit", "6bit",
+        "5bit", "3bit", "2bit", "bnb", "mlx", "onnx", "exl2", "w4a16", "w8a8", "w8a16", "nvfp4", "mxfp4",
+        "quantized", "quant", "ct2", "ov", "openvino", "coreml", "tflite", "unsloth", "imatrix", "static",
+        "dynamic", "uncased", "cased", "turbo", "q4", "q5", "q6", "q8", "k", "m", "s", "xl", "xxl", "large", "small",
+        "medium", "tiny", "mini", "nano", "huge", "giant", "faster", "distil", "distilled",
+    }
+)  # fmt: skip
+# Language names in model names ("wav2vec2-large-xlsr-53-english"): a language variant of one release.
+LANGUAGE_NAMES = frozenset(
+    {
+        "english", "german", "french", "spanish", "italian", "portuguese", "dutch", "russian", "chinese", "japanese",
+        "korean", "arabic", "hindi", "turkish", "polish", "swedish", "finnish", "greek", "hungarian", "czech",
+        "persian", "vietnamese", "thai", "indonesian", "ukrainian", "romanian", "danish", "norwegian", "hebrew",
+        "catalan", "multilingual", "cantonese", "bengali", "tamil", "urdu", "malay", "latvian", "estonian",
+    }
+)  # fmt: skip
+_VERSION = re.compile(r"^v?\d+(?:p\d+)?$")  # 2507, 0528, v1, v0 (numbers alone: versions and dates)
+_SIZE_TOKEN = re.compile(r"^\d+(?:\.\d+)?[bmk]$|^\d+x\d+b$|^a\d+b$|^e\d+b$")
+FORMAT_LIBRARIES = frozenset({"gguf", "onnx", "transformers.js", "mlx", "openvino", "coreml", "ctranslate2"})
+FORMAT_WORDS = frozenset({"gguf", "ggml", "onnx", "mlx", "ct2", "openvino", "ov", "coreml", "tflite", "exl2"})
+
+
+def name_stem(model_id: str) -> str:
+    """The release a name belongs to, without size, variant, format and version words."""
+    kept = [
+        w
+        for w in name_tokens(model_id)
+        if w not in VARIANT_WORDS
+        and w not in LANGUAGE_CODES
+        and w not in LANGUAGE_NAMES
+        and not _VERSION.match(w)
+        and not _SIZE_TOKEN.match(w)
+    ]
+    if kept and kept[0] == "meta" and len(kept) > 1:  # "Meta-Llama-3-8B" is Meta's "Llama-3-8B"
+        kept = kept[1:]
+    return "-".join(kept)
+
+
+def is_copy(record: ModelRecord) -> bool:
+    """A quantized or format copy of another model (its weights, re-encoded)."""
+    words = set(name_tokens(record.id))
+    # Not the Hub's `base_model:quantized:` tag alone: it is also set on originals (all-MiniLM-L6-v2 has it).
+    return bool(record.weight_format or record.library in FORMAT_LIBRARIES or words & FORMAT_WORDS)
+
+
+def lineage_root(model_id: str, catalog: Catalog, parents: Mapping[str, Sequence[str]], depth: int = 8) -> str:
+    """The topmost ancestor reachable through declared parents (in the catalog, or one step outside it)."""
+    current = model_id
+    for _ in range(depth):
+        found = parents.get(current) or ()
+        if not found:
+            return current
+        parent = found[0]
+        canonical = catalog.ids.find(parent)
+        if canonical is None or canonical == current:
+            return parent  # an ancestor outside the catalog: siblings still share it
+        current = canonical
+    return current
+
+
+def assign_families(catalog: Catalog, parents: Mapping[str, Sequence[str]]) -> None:
+    """Set ``family``, ``stem``, ``copy`` and ``test_copy`` of every record (in place)."""
+    names = {r.name.lower() for r in catalog}
+    for record in catalog:
+        record.family = lineage_root(record.id, catalog, parents)
+        record.stem = name_stem(record.id)
+        record.copy = is_copy(record)
+        # "sshleifer/tiny-distilbert-base-cased-distilled-squad": "tiny-" before another model's name
+        shrunk = record.name.lower().removeprefix("tiny-")
+        record.test_copy = tiny_test_model_size(record.id) is not None or (
+            shrunk != record.name.lower() and shrunk in names
+        )
+
+
+def _name(payload: Mapping[str, Any]) -> str:
+    return str(payload.get("id", "")).rsplit("/", 1)[-1].lower()
+
+
+def _ids(payload: Mapping[str, Any]) -> set[str]:
+    return {payload.get("id"), *(payload.get("aliases") or [])}
+
+
+def relation(query: Mapping[str, Any], result: Mapping[str, Any]) -> Relation:
+    """``family`` when the result is of the query's lineage or release, else ``alternative``."""
+    q_ids, r_ids = _ids(query), _ids(result)
+    q_bases, r_bases = set(query.get("base_model_ids") or ()), set(result.get("base_model_ids") or ())
+    if q_ids & r_bases or r_ids & q_bases or q_bases & r_bases:
+        return "family"  # parent, child or sibling
+    q_family, r_family = query.get("family"), result.get("family")
+    if q_family and (q_family == r_family or q_family in r_ids or r_family in q_ids):
+        return "family"  # one lineage tree
+    stem = query.get("stem")
+    if stem and stem == result.get("stem"):
+        same_release = query.get("author") == result.get("author") or result.get("copy") or query.get("copy")
+        reupload = _name(query) == _name(result)
+        if same_release or reupload:
+            return "family"  # a size variant, an instruct/base pair, a copy or a re-upload
+    return "alternative"
+
+
+def copy_group(query: Mapping[str, Any], hit: Mapping[str, Any]) -> str | None:
+    """What a result is a copy of, as a group key (None: not a copy).  Copies of the query form one group."""
+    if hit.get("test_copy"):
+        return "test-copies"
+    if not hit.get("copy"):
+        return None
+    q_ids = _ids(query)
+    for base in hit.get("base_model_ids") or ():
+        return "query" if base in q_ids else f"id:{base}"
+    size = hit.get("params_billions")
+    key = f"stem:{hit.get('stem')}|{round(size, 1) if size else ''}"
+    q_size = query.get("params_billions")
+    return "query" if key == f"stem:{query.get('stem')}|{round(q_size, 1) if q_size else ''}" else key
+
+
+def collapse(query: Mapping[str, Any], payloads: Sequence[Mapping[str, Any]]) -> list[tuple[int, list[str]]]:
+    """Ranked results -> (index of the result that stays, ids of the copies grouped under it), in rank order.
+
+    A copy joins the model it copies when that model is in the list (wherever it ranks), else the
+    best-ranked copy of the same model stands for its group; copies of the query model form one group,
+    and so do tiny test copies.
+    """
+    key_of_original = {}
+    for i, p in enumerate(payloads):
+        if copy_group(query, p) is None:
+            for model_id in _ids(p):
+                key_of_original.setdefault(f"id:{model_id}", i)
+            size = p.get("params_billions")
+            key_of_original.setdefault(f"stem:{p.get('stem')}|{round(size, 1) if size else ''}", i)
+    heads: dict[int, list[str]] = {}
+    group_head: dict[str, int] = {}
+    for i, p in enumerate(payloads):
+        key = copy_group(query, p)
+        if key is None:
+            heads.setdefault(i, [])
+            continue
+        head = key_of_original.get(key, group_head.get(key))
+        if head is None:
+            group_head[key] = i
+            heads.setdefault(i, [])
+        else:
+            heads.setdefault(head, []).append(str(p.get("id")))
+    return sorted(heads.items())
