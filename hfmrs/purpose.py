@@ -24,6 +24,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from hfmrs.features import NOISE_TAGS
+
 if TYPE_CHECKING:
     from hfmrs.catalog import Catalog, ModelRecord
 
@@ -65,13 +67,47 @@ WORD_PURPOSES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pos": (("pos", "upos", "part-of-speech"), ()),
     "extractive-qa": (("squad", "squad2", "squad_v2", "extractive-qa"), ()),
     "summarization": (("summarization", "summarisation", "summary", "cnn", "xsum", "samsum", "cnndm"), ()),
-    "translation": (("translation", "opus-mt", "nllb", "m2m100", "madlad", "seamless", "marian"), ("opus mt",)),
+    "translation": (
+        (
+            "translation",
+            "opus-mt",
+            "nllb",
+            "m2m100",
+            "madlad",
+            "seamless",
+            "marian",
+            "mmt",
+            "wmt19",
+            "wmt21",
+            "alma",
+            "towerinstruct",
+        ),
+        ("opus mt",),
+    ),
     "language-id": (("language-detection", "langid", "language-identification", "lid"), ("language detection",)),
+    "reranking": (("reranker", "rerank", "cross-encoder", "text-ranking", "colbert", "monot5"), ()),
     "embeddings": (("embedding", "embeddings", "embed", "sentence-transformers", "e5", "bge", "gte", "retrieval"), ()),
-    "reranking": (("reranker", "rerank", "cross-encoder", "text-ranking"), ()),
     "chat": (("chat", "instruct", "it", "conversational", "assistant", "dpo", "sft", "rlhf"), ()),
     "reasoning": (("reasoning", "thinking", "r1", "qwq", "cot"), ()),
-    "code": (("code", "coder", "codegen", "starcoder", "codellama", "codestral", "codet5", "santacoder"), ()),
+    "code": (
+        (
+            "code",
+            "coder",
+            "codegen",
+            "starcoder",
+            "starcoder2",
+            "codellama",
+            "codestral",
+            "codet5",
+            "santacoder",
+            "codegemma",
+            "deepseek-coder",
+            "qwen2.5-coder",
+            "codeqwen",
+            "granite-code",
+        ),
+        (),
+    ),
     "math": (("math", "mathstral", "gsm8k"), ()),
     "diarization": (("diarization", "diarisation"), ("speaker diarization",)),
     "speaker-verification": (("spkrec", "ecapa", "titanet", "wespeaker", "speaker-verification", "xvect"), ()),
@@ -154,9 +190,9 @@ def _named(words: set[str]) -> list[str]:
 
 def evident_purposes(record: ModelRecord) -> list[str]:
     """Purposes named by the model's own name (first) and tags."""
-    found = list(
-        dict.fromkeys([*_named(words_of(record.id)), *_named({t.lower() for t in record.tags if ":" not in t})])
-    )
+    tags = {t.lower() for t in record.tags if ":" not in t and t not in NOISE_TAGS}
+    tags |= {part for t in tags for part in re.split(r"[-_ ]+", t) if part}
+    found = list(dict.fromkeys([*_named(words_of(record.id)), *_named(tags)]))
     # "it" and "chat" words only mean chat for generative models ("bert-base-italian" has no chat in it)
     if "chat" in found and record.pipeline_tag not in ("text-generation", "image-text-to-text", None):
         found.remove("chat")
