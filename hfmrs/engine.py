@@ -20,9 +20,15 @@ from hfmrs.filters import Filters
 from hfmrs.ids import IdIndex, UnknownModelError
 from hfmrs.ranking import order
 from hfmrs.recommenders import Recommender, make_recommenders
-from hfmrs.relations import RELATIONS
+from hfmrs.relations import (
+    ALTERNATIVES_PAGE,
+    MAX_SHOWN_COPIES,
+    RELATIONS,
+    RelationTo,
+    copy_group,
+    make_room_for_alternatives,
+)
 from hfmrs.relations import collapse as collapse_copies
-from hfmrs.relations import relation as relation_of
 from hfmrs.settings import Settings
 from hfmrs.store.base import TEXT, Hit, ModelStore
 from hfmrs.store.builds import ID_INDEX_DIR, Builds, NoBuildError, open_builds
@@ -231,10 +237,17 @@ class Engine:
         hits = recommender.similar(query, fetch, (filters or Filters()).with_exclude(canonical))
         ranked = order([h for h in hits if h.model_id != canonical], "score")  # never the query itself
         groups = self._groups(query.payload, ranked, collapse, relation)
+        if relation == "all" and recommender.alternatives_share:
+            relation_of = RelationTo(query.payload)
+            # A copy standing for its group is neither promoted nor dropped (the copies' cap placed it).
+            relations = ["copy" if copy_group(query.payload, h.payload) else relation_of(h.payload) for h, _ in groups]
+            page = min(k, ALTERNATIVES_PAGE)
+            groups = [groups[i] for i in make_room_for_alternatives(relations, page, recommender.alternatives_share)]
         variants = {h.model_id: copies for h, copies in groups}
         heads = [h for h, _ in groups]
         if diversity is None and per_author is None:
-            ordered = order(heads[:k], sort)
+            # In score order already, but for the places made for alternatives and the copies put last.
+            ordered = heads[:k] if sort == "score" else order(heads[:k], sort)
         else:
             vectors: dict[str, Any] = {}
             if diversity is not None:
@@ -242,8 +255,8 @@ class Engine:
                 vectors = {p.id: p.vectors.get(TEXT) for p in points}
             picked = diversify(heads, k, diversity, per_author, vectors)
             ordered = picked if sort == "score" and diversity is not None else order(picked, sort)
-        explain = Explainer(query.payload)
-        results = [self._recommendation(h, explain, query.payload, variants[h.model_id]) for h in ordered]
+        explain, relation_to = Explainer(query.payload), RelationTo(query.payload)
+        results = [self._recommendation(h, explain, relation_to, variants[h.model_id]) for h in ordered]
         unknown, notes = self.coverage(filters, sort, results, exclude=(canonical,))
         return Similar(canonical, method, results, unknown, notes)
 
@@ -251,13 +264,14 @@ class Engine:
     def _groups(query: dict[str, Any], ranked: list[Hit], collapse: bool, relation: str) -> list[tuple[Hit, list[str]]]:
         """Ranked hits as (hit, copies grouped under it), copies collapsed, one relation kept."""
         if collapse:
-            groups = [(ranked[i], copies) for i, copies in collapse_copies(query, [h.payload for h in ranked])]
+            payloads = [h.payload for h in ranked]
+            groups = [(ranked[i], copies) for i, copies in collapse_copies(query, payloads, MAX_SHOWN_COPIES)]
         else:
             groups = [(h, []) for h in ranked]
         if relation == "all":
             return groups
-        wanted = "family" if relation == "family" else "alternative"
-        return [(h, copies) for h, copies in groups if relation_of(query, h.payload) == wanted]
+        wanted, relation_to = ("family" if relation == "family" else "alternative"), RelationTo(query)
+        return [(h, copies) for h, copies in groups if relation_to(h.payload) == wanted]
 
     def search_vector(
         self, text: str, vector: list[float], k: int = 10, sort: str = "score", filters: Filters | None = None
@@ -295,7 +309,7 @@ class Engine:
         self,
         hit: Hit,
         explain: Explainer | None,
-        query: dict[str, Any] | None = None,
+        relation_to: RelationTo | None = None,
         variants: list[str] | None = None,
     ) -> Recommendation:
         p = hit.payload
@@ -313,7 +327,7 @@ class Engine:
             params_source=p.get("params_source"),
             weight_format=p.get("weight_format"),
             leaderboard_average=p.get("leaderboard_average"),
-            relation=relation_of(query, p) if query is not None else None,
+            relation=relation_to(p) if relation_to is not None else None,
             variants=variants or [],
         )
 

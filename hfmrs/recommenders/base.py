@@ -18,6 +18,9 @@ class Recommender(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     needs_vectors: ClassVar[tuple[str, ...]] = ()  # named vectors of the query point the method reads
+    # Share of the first page `relation=all` keeps for alternatives (hfmrs.relations.ALTERNATIVES_SHARE);
+    # 0 for the single-signal methods, whose lists stay their raw ranking (and are evaluated as such).
+    alternatives_share: ClassVar[float] = 0.0
 
     def __init__(self, store: ModelStore):
         self.store = store

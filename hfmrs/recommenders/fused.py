@@ -23,60 +23,75 @@ prior's weight is a setting (``HFMRS_QUALITY_PRIOR``).  No N×N matrix: a few hu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from hfmrs.features import lexical_text, sparse_tokens
 from hfmrs.filters import Filters
-from hfmrs.purpose import SPECIFIC
+from hfmrs.purpose import PIPELINE_PURPOSE, SPECIFIC
 from hfmrs.ranking import score_key
 from hfmrs.recommenders.base import Recommender
 from hfmrs.recommenders.bm25 import bm25_query
-from hfmrs.relations import relation
+from hfmrs.relations import ALTERNATIVES_SHARE, RelationTo
 from hfmrs.store.base import BM25, GNN, TEXT, TOKENS, Hit, ModelStore, PointData, Search, SparseVector
 
 SOURCES = ("bm25", "dense", "tokens", "family", "purpose", "popular", "popular_size", "popular_language", "gnn")
-FEATURES = (
-    *(f"rank_{s}" for s in SOURCES),
+MODEL_FEATURES = (  # of the candidate against the query, in FusedRecommender._model_features' order
     "same_purpose",
     "same_language",
     "same_task",
     "similar_size",
     "family",
+    "same_author",
     "quality",
+    "family_quality",
     "alternative_quality",
     "copy",
     "test_copy",
 )
+FEATURES = (*(f"rank_{s}" for s in SOURCES), *MODEL_FEATURES, "underused")
 RRF_K = 60
-POOL = 50  # candidates per search
-POPULAR_POOL = 100  # most downloaded models of a purpose: cheap (a payload-ordered scroll), and wide
+POOL = 30  # candidates per search (50 gave the judged set nothing and cost a millisecond)
+POPULAR_POOL = 100  # most downloaded models of a purpose: cheap (a payload-ordered scroll, cached), and wide
+POPULAR_BAND_POOL = 50  # ... of the purpose in the query's size band, and of its language pair
+POPULAR_CACHE = 4096  # cached most-downloaded lists (purpose x size band x filters)
 FAMILY_POOL = 30
 PURPOSE_MIN_DOWNLOADS = 10_000
+
+# A rule, not a tuned weight: a model under 100 downloads ranks after every other candidate when five
+# models of its purpose (under the request's filters) have ten times its downloads — a practitioner
+# never wants the 90-download personal fine-tune while the well-known models go unlisted.
+UNDERUSED_DOWNLOADS = 100
+UNDERUSED_MARGIN, UNDERUSED_PEERS = 10, 5
+FIXED_WEIGHTS: dict[str, float] = {"underused": -10.0}
 
 # Tuned on the tune half of data/eval/judged (see README "Evaluation"); the quality prior's weight is
 # HFMRS_QUALITY_PRIOR and not part of this table.
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "rank_bm25": 1.0,
+    "rank_bm25": 1.5,
     "rank_dense": 1.0,
-    "rank_tokens": 0.5,
+    "rank_tokens": 0.75,
     "rank_family": 0.5,
     "rank_purpose": 0.5,
     "rank_popular": 0.5,
     "rank_popular_size": 0.5,
     "rank_popular_language": 0.5,
     "rank_gnn": 0.0,
-    "same_purpose": 0.5,
+    "same_purpose": 0.0,
     "same_language": 0.3,
     "same_task": 0.3,
-    "similar_size": 0.2,
-    "family": 0.3,
-    "alternative_quality": 0.0,
-    "copy": -0.6,
+    "similar_size": 0.5,
+    "family": 0.75,
+    "same_author": 0.25,
+    "family_quality": 0.75,
+    "alternative_quality": 0.75,
+    "copy": -0.25,
     "test_copy": -2.0,
+    **FIXED_WEIGHTS,
 }
 
 
@@ -90,16 +105,23 @@ class Candidates:
 
 
 def main_purpose(payload: Mapping[str, Any]) -> str | None:
-    """The purpose a model is chosen for: its first specific one, else its general one ("asr")."""
+    """The purpose a model is chosen for: its first specific one ("sentiment"), else its pipeline's
+    ("asr", "vlm"), where a chat model's is "chat" rather than "language-model"."""
     purposes = [p for p in payload.get("purposes") or [] if ":" not in p]
-    return next((p for p in purposes if p in SPECIFIC), purposes[0] if purposes else None)
+    specific = next((p for p in purposes if p in SPECIFIC), None)
+    if specific is not None:
+        return specific
+    general = PIPELINE_PURPOSE.get(payload.get("pipeline_tag") or "", payload.get("pipeline_tag"))
+    if general == "language-model" and "chat" in purposes:
+        return "chat"
+    return general if general in purposes else (purposes[0] if purposes else None)
 
 
 def size_closeness(a: float | None, b: float | None) -> float:
     """1 for the same size, 0.5 for twice or half, 0.25 for four times; 0.5 when either is unknown."""
     if not a or not b:
         return 0.5
-    return float(0.5 ** abs(np.log2(a / b)))
+    return 0.5 ** abs(math.log2(a / b))
 
 
 def language_purposes(payload: Mapping[str, Any]) -> set[str]:
@@ -113,6 +135,7 @@ class FusedRecommender(Recommender):
         "ranked by one tuned scorer with a quality prior."
     )
     needs_vectors = (TEXT, GNN)
+    alternatives_share = ALTERNATIVES_SHARE
 
     def __init__(
         self,
@@ -125,6 +148,7 @@ class FusedRecommender(Recommender):
         self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
         self.quality_prior = quality_prior
         self.use_gnn = gnn_trained and self.weights.get("rank_gnn", 0.0) != 0.0
+        self._popular: dict[Search, list[Hit]] = {}
 
     def weight_vector(self) -> np.ndarray:
         return np.array([self.quality_prior if f == "quality" else self.weights.get(f, 0.0) for f in FEATURES])
@@ -151,6 +175,16 @@ class FusedRecommender(Recommender):
             found.append(("gnn", Search(GNN, gnn, POOL, filters)))
         return found
 
+    def _popular_hits(self, search: Search) -> list[Hit]:
+        key = replace(search, filters=Filters(**search.filters.values) if search.filters else None)
+        hits = self._popular.get(key)
+        if hits is None:
+            hits = self.store.search_many([key])[0]
+            if len(self._popular) >= POPULAR_CACHE:
+                self._popular.pop(next(iter(self._popular)))
+            self._popular[key] = hits
+        return hits
+
     def popular(self, query: PointData, filters: Filters) -> list[tuple[str, Search]]:
         """The most downloaded models of the query's main purpose (also of a similar size) and of its
         language pair."""
@@ -161,59 +195,97 @@ class FusedRecommender(Recommender):
             same = filters.for_purpose(purpose)
             out.append(("popular", Search(TEXT, None, POPULAR_POOL, same, order_by="downloads")))
             if size := query.payload.get("params_billions"):  # of a similar size: a third to three times
+                size = 2 ** (round(math.log2(size) * 2) / 2)  # on a half-octave grid: one cached list per band
                 band = same.with_size_between(size / 3, size * 3)
-                out.append(("popular_size", Search(TEXT, None, POOL, band, order_by="downloads")))
+                out.append(("popular_size", Search(TEXT, None, POPULAR_BAND_POOL, band, order_by="downloads")))
         for language in sorted(language_purposes(query.payload))[:1]:
             by_language = filters.for_purpose(language)
-            out.append(("popular_language", Search(TEXT, None, POOL, by_language, order_by="downloads")))
+            out.append(("popular_language", Search(TEXT, None, POPULAR_BAND_POOL, by_language, order_by="downloads")))
         return out
 
     def candidates(self, query: PointData, filters: Filters) -> Candidates:
         """Every source's hits, merged, with one feature row per candidate."""
-        searches = [*self.searches(query, filters), *self.popular(query, filters)]
+        searches = self.searches(query, filters)
+        popular = self.popular(query, filters)
         results = self.store.search_many([s for _, s in searches])
-        rows: dict[str, dict[str, float]] = {}
-        payloads: dict[str, dict[str, Any]] = {}
+        # The most-downloaded lists do not depend on the query beyond its purpose (and size band): cached
+        # per build (this object lives as long as its build), keyed without the excluded query.
+        searches += popular
+        results += [self._popular_hits(search) for _, search in popular]
+        index: dict[str, int] = {}
+        payloads: list[dict[str, Any]] = []
+        cells: tuple[list[int], list[int], list[float]] = ([], [], [])
         for (source, _), hits in zip(searches, results, strict=True):
+            column = FEATURES.index(f"rank_{source}")
             for rank, hit in enumerate(hits):
-                if hit.model_id in filters.exclude:
-                    continue
-                payloads.setdefault(hit.model_id, hit.payload)
-                row = rows.setdefault(hit.model_id, {})
-                row[f"rank_{source}"] = max(row.get(f"rank_{source}", 0.0), RRF_K / (RRF_K + rank))
-        q = query.payload
+                row = index.get(hit.model_id)
+                if row is None:
+                    if hit.model_id in filters.exclude:
+                        continue
+                    row = index[hit.model_id] = len(payloads)
+                    payloads.append(hit.payload)
+                cells[0].append(row)
+                cells[1].append(column)
+                cells[2].append(RRF_K / (RRF_K + rank))
+        features = np.zeros((len(payloads), len(FEATURES)))
+        if payloads:
+            np.maximum.at(features, (cells[0], cells[1]), cells[2])  # a model's best rank in each source
+            features[:, len(SOURCES) : len(SOURCES) + len(MODEL_FEATURES)] = self._model_features(
+                query.payload, payloads
+            )
+            features[:, -1] = [self._underused(p, filters) for p in payloads]
+        return Candidates(list(index), payloads, features)
+
+    def _underused(self, payload: Mapping[str, Any], filters: Filters) -> bool:
+        """Under 100 downloads while five models of its purpose have ten times as many (see FIXED_WEIGHTS)."""
+        downloads = payload.get("downloads") or 0
+        if downloads >= UNDERUSED_DOWNLOADS or (purpose := main_purpose(payload)) is None:
+            return False
+        same_purpose = filters.for_purpose(purpose)
+        most_used = self._popular_hits(Search(TEXT, None, POPULAR_POOL, same_purpose, order_by="downloads"))
+        peers = most_used[UNDERUSED_PEERS - 1 : UNDERUSED_PEERS]
+        return bool(peers) and (peers[0].payload.get("downloads") or 0) >= UNDERUSED_MARGIN * max(downloads, 1)
+
+    @staticmethod
+    def _model_features(q: Mapping[str, Any], payloads: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The non-rank features (:data:`FEATURES` after the ranks) of each candidate against the query."""
         q_purpose, q_languages, q_task = main_purpose(q), language_purposes(q), q.get("pipeline_tag")
-        q_size = q.get("params_billions")
-        for model_id, row in rows.items():
-            p = payloads[model_id]
+        q_size, q_author, q_test = q.get("params_billions"), q.get("author"), bool(q.get("test_copy"))
+        relation = RelationTo(q)
+        rows = []
+        for p in payloads:
             purposes = p.get("purposes") or ()
-            row["same_purpose"] = float(q_purpose is not None and q_purpose in purposes)
-            row["same_language"] = float(bool(q_languages and q_languages.intersection(purposes)))
-            row["same_task"] = float(q_task is not None and q_task == p.get("pipeline_tag"))
-            row["similar_size"] = size_closeness(q_size, p.get("params_billions"))
-            row["family"] = float(relation(q, p) == "family")
-            row["quality"] = float(p.get("quality") or 0.0)
-            row["alternative_quality"] = row["quality"] * (1.0 - row["family"])
-            row["copy"] = float(bool(p.get("copy")))
-            row["test_copy"] = float(bool(p.get("test_copy")) and not q.get("test_copy"))
-        ids = list(rows)
-        features = np.array([[rows[m].get(f, 0.0) for f in FEATURES] for m in ids]) if ids else None
-        return Candidates(ids, [payloads[m] for m in ids], features if features is not None else Candidates().features)
+            family = relation(p) == "family"
+            quality = float(p.get("quality") or 0.0)
+            rows.append(
+                (
+                    q_purpose is not None and q_purpose in purposes,  # same_purpose
+                    bool(q_languages) and not q_languages.isdisjoint(purposes),  # same_language
+                    q_task is not None and q_task == p.get("pipeline_tag"),  # same_task
+                    size_closeness(q_size, p.get("params_billions")),  # similar_size
+                    family,  # family
+                    bool(q_author) and q_author == p.get("author"),  # same_author
+                    quality,  # quality
+                    quality if family else 0.0,  # family_quality
+                    0.0 if family else quality,  # alternative_quality
+                    bool(p.get("copy")),  # copy
+                    bool(p.get("test_copy")) and not q_test,  # test_copy
+                )
+            )
+        return np.array(rows, dtype=float)
 
     def similar(self, query: PointData, k: int, filters: Filters) -> list[Hit]:
         found = self.candidates(query, filters)
         if not found.ids:
             return []
-        weights = self.weight_vector()
-        scores = found.features @ weights
+        scores = found.features @ self.weight_vector()
         prior = found.features[:, FEATURES.index("quality")] * self.quality_prior
-        hits = [
-            # The prior's share rides along for `why` ("widely used"): relative to the typical candidate.
-            Hit(model_id, float(score), {**payload, "_prior": float(lift)})
-            for model_id, payload, score, lift in zip(
-                found.ids, found.payloads, scores, prior - float(np.median(prior)), strict=True
-            )
-        ]
+        lift = prior - float(np.median(prior))  # the prior's share, relative to the typical candidate
+        keep = np.arange(len(scores))
+        if len(scores) > k:  # the top k and whatever ties the k-th (score_key breaks the ties)
+            keep = np.flatnonzero(scores >= np.partition(scores, -k)[-k] - 1e-6)
+        # `_prior` rides along for `why` ("widely used").
+        hits = [Hit(found.ids[i], float(scores[i]), {**found.payloads[i], "_prior": float(lift[i])}) for i in keep]
         hits.sort(key=score_key)
         return hits[:k]
 
@@ -223,7 +295,15 @@ def fused_from_manifest(store: ModelStore, settings: Any, manifest: dict[str, An
     return FusedRecommender(store, quality_prior=settings.quality_prior, gnn_trained=bool(training.get("gnn")))
 
 
-__all__ = ["DEFAULT_WEIGHTS", "FEATURES", "SOURCES", "Candidates", "FusedRecommender", "fused_from_manifest"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "FEATURES",
+    "FIXED_WEIGHTS",
+    "SOURCES",
+    "Candidates",
+    "FusedRecommender",
+    "fused_from_manifest",
+]
 
 
 def score_candidates(candidates: Candidates, weights: Sequence[float]) -> np.ndarray:

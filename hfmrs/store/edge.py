@@ -285,18 +285,20 @@ class EdgeStore:
         return self._many_hits(found, searches)
 
     def _many_hits(self, found: list[Any], searches: Sequence[Search]) -> list[list[Hit]]:
-        """Hits of several result lists, each distinct point's payload read once."""
-        unique = list(dict.fromkeys(str(entry[0]) for points in found for entry in points))
+        """Hits of several result lists, each distinct point's payload read once.  Point ids stay the
+        engine's UUID objects (hashable; the cards read their bytes): a string each would cost more."""
+        unique = list(dict.fromkeys(entry[0] for points in found for entry in points))
         cards = self._cards.payloads(unique) if self._cards is not None else [None] * len(unique)
         decoded = dict(zip(unique, cards, strict=True))
         missing = [u for u in unique if decoded.get(u) is None]
         if missing:  # no cards (or, never expected, a point the cards lack): ask Qdrant
-            decoded.update((str(r.id), r.payload) for r in self._shard.retrieve(missing, _HIT_PAYLOAD, False))
+            stored = {str(r.id): r.payload for r in self._shard.retrieve(missing, _HIT_PAYLOAD, False)}
+            decoded.update((u, stored[str(u)]) for u in missing)
         out = []
         for search, points in zip(searches, found, strict=True):
             hits = []
             for entry in points:
-                payload = decoded[str(entry[0])]
+                payload = decoded[entry[0]]
                 score = entry[1] if entry[1] is not None else float(payload.get(search.order_by) or 0)
                 hits.append(Hit(model_id=payload["id"], score=score, payload=payload))
             out.append(hits)
