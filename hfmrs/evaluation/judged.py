@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hfmrs.catalog import Catalog
+from hfmrs.engine import Engine
+from hfmrs.evaluation.evaluator import Ranked
 from hfmrs.evaluation.ground_truth import QuerySet, _stats
 
 log = logging.getLogger(__name__)
@@ -133,3 +136,42 @@ def query_sets(judged: list[JudgedQuery], half: str) -> list[QuerySet]:
             )
         )
     return sets
+
+
+# -- evaluating a build on the judged set -------------------------------------------------------------------
+JUDGED_K = (10, 100)  # what the owner's judged sets are read at: nDCG@10 and recall@100
+NAIVE_RRF_K = 60
+NAIVE_PRIOR = 0.5  # rank positions (near the top of one list) per tenfold downloads
+
+
+def naive_fusion(engine: Engine, k: int) -> Callable[[str], Ranked]:
+    """The naive fusion the issue measured: reciprocal-rank fusion of the bm25, cosine and jaccard top-100
+    (uncollapsed), plus a small log-downloads prior."""
+    methods = [m for m in ("bm25", "cosine", "jaccard") if m in engine.methods]
+
+    def recommend(model_id: str) -> Ranked:
+        scores: dict[str, float] = {}
+        downloads: dict[str, int] = {}
+        for method in methods:
+            for rank, r in enumerate(engine.similar(model_id, k=100, method=method, collapse=False).results):
+                scores[r.id] = scores.get(r.id, 0.0) + 1 / (NAIVE_RRF_K + rank)
+                downloads[r.id] = r.downloads
+        for model_id_, downloads_ in downloads.items():
+            scores[model_id_] += NAIVE_PRIOR * math.log10(1 + max(downloads_, 0)) / NAIVE_RRF_K**2
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+    return recommend
+
+
+def judged_recommenders(
+    engine: Engine, methods: Sequence[str], k: int, naive: bool = True
+) -> dict[str, Callable[[str], Ranked]]:
+    """Each engine method as users get it (copies collapsed, the default relation) and the naive fusion."""
+
+    def method_of(name: str) -> Callable[[str], Ranked]:
+        return lambda model_id: [(r.id, r.score) for r in engine.similar(model_id, k=k, method=name).results]
+
+    out = {name: method_of(name) for name in methods}
+    if naive:
+        out["naive-fusion"] = naive_fusion(engine, k)
+    return out

@@ -34,6 +34,7 @@ from hfmrs.evaluation.ground_truth import (
     lineage_ground_truth,
     text_ground_truth,
 )
+from hfmrs.evaluation.judged import JUDGED_K, JudgedQuery, judged_recommenders, load_judged, query_sets
 from hfmrs.lineage import LineageSplit, lineage_edges, split_lineage, strip_holdout
 from hfmrs.settings import BUNDLED_DATA, Settings
 from hfmrs.sources import open_catalog
@@ -69,6 +70,7 @@ class EvaluationConfig:
     resamples: int = 1000
     seed: int = 0
     pipeline_types: Path = BUNDLED_DATA / "hf-pipeline-types.json"
+    judged_dir: Path | None = BUNDLED_DATA / "eval" / "judged"  # None: leave the judged set out
     extra: dict[str, Any] = field(default_factory=dict)
 
     def wants(self, method: str) -> bool:
@@ -186,8 +188,62 @@ def run_evaluation(
             "training": training_note,
         }
     )
+    judged = load_judged(config.judged_dir, catalog) if config.judged_dir is not None else []
+    if judged:
+        report["sets"].update(evaluate_judged_build(settings, judged, encoder, config, eval_home, show_progress))
+        report["winners"] = winners(report, config.k_values)
     write_outputs(report, out_dir)
     return report
+
+
+def evaluate_judged_build(
+    settings: Settings,
+    judged: list[JudgedQuery],
+    encoder: Encoder,
+    config: EvaluationConfig,
+    eval_home: Path | None,
+    show_progress: bool,
+) -> dict[str, Any]:
+    """The judged set on a build of the whole catalog, as users get it (nothing held out: the judged set is
+    independent of lineage), trained like a served build; both halves and their per-relation views."""
+    from hfmrs.pipeline import build
+
+    judged_settings = evaluation_settings(settings, (eval_home or settings.home / "eval") / "judged")
+    from hfmrs.training import make_trainer
+
+    trainer = make_trainer(judged_settings) if config.train else None  # as a served build is trained
+    result = build(judged_settings, encoder=encoder, trainer=trainer, show_progress=show_progress)
+    engine = Engine.open(judged_settings)
+    sets: dict[str, Any] = {}
+    try:
+        catalog_downloads = {m: engine.ids.downloads_of(m) for m in engine.ids}
+        methods = [m for m in engine.methods if config.wants(m)]
+        for half in ("report", "tune"):
+            for query_set in query_sets(judged, half):
+                evaluator = Evaluator(
+                    query_set.queries,
+                    query_set.relevant,
+                    name=query_set.name,
+                    k_values=JUDGED_K,
+                    downloads=catalog_downloads,
+                    catalog_size=len(engine.ids),
+                    resamples=config.resamples,
+                    seed=config.seed,
+                    show_progress=show_progress,
+                )
+                recommenders = judged_recommenders(engine, methods, max(JUDGED_K), config.wants("naive-fusion"))
+                if config.wants("popularity"):
+                    recommenders["popularity"] = popularity_ranking(catalog_downloads, max(JUDGED_K))
+                results = {name: evaluator.evaluate(rec) for name, rec in recommenders.items()}
+                sets[query_set.name] = {
+                    "description": f"{query_set.description} (build {result.build_id})",
+                    "stats": query_set.stats,
+                    "k": list(JUDGED_K),
+                    "methods": {n: {key: est.to_dict() for key, est in r.metrics.items()} for n, r in results.items()},
+                }
+    finally:
+        engine.close()
+    return sets
 
 
 def default_encoder(settings: Settings) -> Encoder:
@@ -334,10 +390,10 @@ def _recommenders(
 
 def winners(report: dict[str, Any], k_values: Sequence[int]) -> dict[str, dict[str, str]]:
     """Per set, the best method on each metric at the middle cut-off (ties: listed together)."""
-    ks = sorted(k_values)
-    k = ks[len(ks) // 2]
     out: dict[str, dict[str, str]] = {}
     for set_name, block in report["sets"].items():
+        ks = sorted(block.get("k", k_values))
+        k = ks[len(ks) // 2] if "k" not in block else ks[0]
         best: dict[str, str] = {}
         for metric in HIGHER_IS_BETTER:
             values = {
@@ -394,7 +450,7 @@ def markdown(report: dict[str, Any]) -> str:
         if not block["methods"]:
             lines += ["(no queries)", ""]
             continue
-        for k in meta["k"]:
+        for k in block.get("k", meta["k"]):
             lines.append(f"### {set_name} @ {k}")
             lines.append("")
             lines.append("| method | " + " | ".join(METRIC_LABELS[x] for x in METRICS) + " |")

@@ -119,7 +119,8 @@ def test_evaluation_end_to_end(settings, tmp_path):
     split = split_lineage(lineage_edges(catalog, settings.lineage_dir), fraction=1.0)  # every edge held out
     assert split.test
     out = tmp_path / "reports"
-    config = EvaluationConfig(k_values=(2, 5), resamples=50, max_family_queries=10, train=False)
+    # (the judged set has its own tests: tests/hfmrs/evaluation/test_judged.py)
+    config = EvaluationConfig(k_values=(2, 5), resamples=50, max_family_queries=10, train=False, judged_dir=None)
     report = run_evaluation(settings, out, config, encoder=encoder, seed_encoder=encoder, split=split)
 
     assert (out / "evaluation.md").exists()
