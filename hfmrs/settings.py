@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     )
     jaccard_candidates: int = Field(1000, ge=10, description="Sparse-vector candidates rescored by exact Jaccard.")
     default_method: str = Field(
-        "bm25", description="Method used when a request names none (bm25: best on held-out lineage and family)."
+        "fused",
+        description="Method used when a request names none (fused: best on the team's practitioner-judged set).",
     )
     keep_builds: int = Field(2, ge=1, description="Completed builds kept on disk (the serving one included).")
     host: str = Field("127.0.0.1", description="Interface the services listen on.")
@@ -112,7 +113,7 @@ class Settings(BaseSettings):
         0.5, ge=0, description="Hybrid popularity prior: worth this many RRF rank positions per tenfold downloads."
     )
     quality_prior: float = Field(
-        1.0,
+        3.0,
         ge=0,
         description="Weight of the quality prior (downloads, likes, recency, card completeness) in the fused "
         "method's score; 0 = similarity alone.",

@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Tests on the small catalogs check engine and API mechanics with exact keyword-encoder answers, so
-# they name cosine as the default; the shipped default (bm25, by the evaluation) is pinned in
+# they name cosine as the default; the shipped default (fused, by the judged set) is pinned in
 # tests/hfmrs/test_settings.py and exercised on the bundled catalog in tests/hfmrs/test_bundled_minilm.py.
 os.environ["HFMRS_DEFAULT_METHOD"] = "cosine"
 

@@ -55,19 +55,20 @@ def test_shipped_vectors_match_the_real_encoder(bundled_engine):
         assert float(np.dot(point.vectors["text"], vector)) > 0.999  # float16 storage rounding only
 
 
-def test_default_bm25_on_known_models(bundled_engine):
-    assert bundled_engine.default_method == "bm25"
+def test_default_fused_on_known_models(bundled_engine):
+    assert bundled_engine.default_method == "fused"
     gpt2 = ids(bundled_engine.similar("gpt2", k=10))
     assert set(gpt2[:3]) == {"openai-community/gpt2-medium", "openai-community/gpt2-large", "openai-community/gpt2-xl"}
     whisper = ids(bundled_engine.similar("openai/whisper-large-v2", k=6))
-    assert set(whisper[:5]) <= {f"openai/whisper-{s}" for s in ("large", "small", "base", "tiny", "medium", "large-v3")}
+    sizes = ("large", "small", "base", "tiny", "medium", "large-v3", "large-v3-turbo")
+    assert set(whisper[:5]) <= {f"openai/whisper-{s}" for s in sizes}
 
 
 @pytest.mark.parametrize(
     ("model_id", "same_kind"),
     [
-        ("Qwen/Qwen3-8B", lambda r: "qwen3" in r.id.lower()),
-        ("google/gemma-3-270m", lambda r: "gemma-3" in r.id.lower()),
+        ("Qwen/Qwen3-8B", lambda r: "qwen3" in r.id.lower() or r.pipeline_tag == "text-generation"),
+        ("google/gemma-3-270m", lambda r: "gemma" in r.id.lower() or r.relation == "alternative"),
         ("hexgrad/Kokoro-82M", lambda r: r.pipeline_tag == "text-to-speech" or "kokoro" in r.id.lower()),
         ("amazon/chronos-2", lambda r: r.pipeline_tag == "time-series-forecasting"),
     ],
