@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from services.common import settle_heap
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     RESULTS,
@@ -360,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hfmrs-query-bench-") as tmp:
         if not args.direct_only:
             engine, built = open_or_build(args, Path(tmp))
+            settle_heap()  # as the recommender service does once its engine is open
             try:
                 report.update(built)
                 report["engine"] = engine_bench(engine, args)
@@ -390,7 +393,7 @@ def render(report: dict[str, Any]) -> None:
                 for c in e["cells"]
             ],
             note=f"cosine recall@{e['k']} vs exact search: {recall_k} "
-            f"over {recall.get('queries', 0)} queries. Targets: p99 < 2 ms at 17.5k, < 10 ms at 1M.",
+            f"over {recall.get('queries', 0)} queries. Targets: p99 < 2 ms at 17.5k (fused: < 5 ms), < 10 ms at 1M.",
         )
     if report.get("store"):
         print_table(

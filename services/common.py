@@ -5,6 +5,7 @@ Every error any service returns is ``{"error": {"code", "message", "suggestions"
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 from typing import Annotated
@@ -27,6 +28,21 @@ log = logging.getLogger(__name__)
 # The extension's content script runs on huggingface.co; the UI and local tools on localhost.
 CORS_ORIGINS = ["https://huggingface.co"]
 CORS_ORIGIN_REGEX = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+
+
+# A request allocates a few thousand short-lived objects (hit payloads, feature rows).  At CPython's
+# default gen-0 threshold (700) that runs a collection every request or two, and now and then a full one
+# over everything the process holds (the id index, cached candidate lists): 20-80 ms pauses, the whole
+# p99 of `similar`.  The remedy of large Python services (Instagram's gc.freeze, Dropbox's thresholds):
+# freeze what start-up built out of every collection, and collect the young generation less often.
+SERVING_GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def settle_heap() -> None:
+    """Once start-up is done (the engine open): keep its objects out of garbage collection."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVING_GC_THRESHOLDS)
 
 
 class ApiError(Exception):

@@ -7,15 +7,35 @@ JSON; no ranking happens here.  Free-text search asks the embedder service for t
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
 import httpx
 from fastapi import FastAPI
 
 from hfmrs.settings import Settings, get_settings
+from hfmrs.store.builds import NoBuildError
 from services.clients import EmbedderClient
-from services.common import admin_guard, install_cors, install_error_handlers
+from services.common import admin_guard, install_cors, install_error_handlers, settle_heap
 from services.recommender.live import LiveEngine
 from services.recommender.routes import catalog, models, ops
 from services.recommender.schemas import ERRORS
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the served build before the first request (not during it), then settle the heap."""
+    try:
+        app.state.live.reload()
+    except NoBuildError as error:
+        log.warning("%s; serving 503 until a build completes", error)
+    except Exception:  # e.g. a Qdrant server not up yet: requests retry the open and answer 503 meanwhile
+        log.exception("could not open the served build at start-up")
+    settle_heap()
+    yield
 
 
 def create_app(
@@ -32,6 +52,7 @@ def create_app(
         version="1.0",
         description="Similar Hugging Face models: by model id, by free text, with filters and explanations.",
         responses=ERRORS,
+        lifespan=lifespan,
     )
     install_error_handlers(app)
     install_cors(app)
