@@ -35,6 +35,8 @@ function cleanResult(r) {
     score: Number.isFinite(r.score) ? r.score : null,
     downloads: Number.isFinite(r.downloads) ? r.downloads : null,
     why: Array.isArray(r.why) ? r.why.filter((w) => typeof w === "string").slice(0, 5).map((w) => w.slice(0, 80)) : [],
+    relation: r.relation === "family" || r.relation === "alternative" ? r.relation : null,
+    variants: Array.isArray(r.variants) ? r.variants.filter((v) => typeof v === "string").slice(0, 20) : [],
   };
 }
 
@@ -44,6 +46,7 @@ async function similar(modelId) {
   const url = new URL(`${apiBase}/v1/models/${encodeModelPath(modelId)}/similar`);
   url.searchParams.set("k", String(settings.k));
   url.searchParams.set("sort", settings.sort);
+  if (settings.relation !== "all") url.searchParams.set("relation", settings.relation);
   if (settings.method) url.searchParams.set("method", settings.method);
 
   const permitted = await chrome.permissions.contains({ origins: [originPattern(apiBase)] });

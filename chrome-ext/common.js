@@ -8,6 +8,7 @@
     method: "", // "" = the server's default method
     k: 10,
     sort: "score",
+    relation: "all",
   });
   const K_MIN = 5;
   const K_MAX = 30;
@@ -18,6 +19,12 @@
     likes: "Most liked first",
     recent: "Recently updated first",
     trending: "Trending first",
+    leaderboard: "Best leaderboard score first (LLMs)",
+  });
+  const RELATIONS = Object.freeze({
+    all: "Family and alternatives",
+    family: "Family only (base, fine-tunes, sizes, copies)",
+    alternatives: "Alternatives only (other models for the job)",
   });
   const FALLBACK_METHODS = Object.freeze([
     { name: "cosine", description: "Cosine similarity of embeddings", default: true },
@@ -93,6 +100,7 @@
       method: typeof raw.method === "string" && /^[\w-]{0,50}$/.test(raw.method) ? raw.method : DEFAULTS.method,
       k: clampK(raw.k ?? DEFAULTS.k),
       sort: Object.hasOwn(SORTS, raw.sort) ? raw.sort : DEFAULTS.sort,
+      relation: Object.hasOwn(RELATIONS, raw.relation) ? raw.relation : DEFAULTS.relation,
     };
   }
 
@@ -101,7 +109,7 @@
   }
 
   globalThis.HFMRS = Object.freeze({
-    DEFAULTS, K_MIN, K_MAX, SORTS, FALLBACK_METHODS,
+    DEFAULTS, K_MIN, K_MAX, SORTS, RELATIONS, FALLBACK_METHODS,
     modelIdFromPath, encodeModelPath, normalizeApiBase, originPattern, clampK, normalizeSettings, loadSettings,
   });
 })();

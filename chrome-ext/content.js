@@ -151,8 +151,35 @@
       downloads.title = `${result.downloads.toLocaleString("en")} downloads`;
       meta.append(downloads);
     }
+    if (result.variants.length) {
+      const copies = el("span", "hfmrs-variants", `+${result.variants.length} ${result.variants.length === 1 ? "copy" : "copies"}`);
+      copies.title = `Quantized and format copies: ${result.variants.join(", ")}`;
+      meta.append(copies);
+    }
     row.append(link, meta);
     return row;
+  }
+
+  // "Family" (the model's lineage and release) and "Alternatives" (other models for the same job): each a
+  // section when both are present, one list otherwise.
+  const SECTIONS = [
+    ["family", "Family"],
+    ["alternative", "Alternatives"],
+  ];
+
+  function resultLists(results) {
+    const present = SECTIONS.filter(([relation]) => results.some((r) => r.relation === relation));
+    if (present.length < 2) {
+      const list = el("ol", "hfmrs-list");
+      list.append(...results.map(resultRow));
+      return [list];
+    }
+    return present.flatMap(([relation, title]) => {
+      const list = el("ol", "hfmrs-list");
+      list.dataset.relation = relation;
+      list.append(...results.filter((r) => r.relation === relation).map(resultRow));
+      return [el("h3", "hfmrs-section", title), list];
+    });
   }
 
   function render(panel, id, answer) {
@@ -162,11 +189,9 @@
     if (answer.ok && answer.results.length) {
       setState(panel, id, "ready");
       count.textContent = String(answer.results.length);
-      const list = el("ol", "hfmrs-list");
-      list.append(...answer.results.map(resultRow));
       const footer = el("p", "hfmrs-footer", `HFMRS${answer.method ? ` · ${answer.method}` : ""} · `);
       footer.append(optionsLink("options"));
-      body.append(list, footer);
+      body.append(...resultLists(answer.results), footer);
     } else if (answer.ok || answer.kind === "not_found") {
       setState(panel, id, "empty");
       body.append(

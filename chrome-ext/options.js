@@ -2,7 +2,7 @@
 // Open "Similar Models" panels listen to storage changes and re-render on their own.
 "use strict";
 
-const { DEFAULTS, K_MIN, K_MAX, SORTS, normalizeApiBase, originPattern, loadSettings } = globalThis.HFMRS;
+const { DEFAULTS, K_MIN, K_MAX, SORTS, RELATIONS, normalizeApiBase, originPattern, loadSettings } = globalThis.HFMRS;
 
 const form = document.getElementById("options");
 const fields = {
@@ -10,6 +10,7 @@ const fields = {
   method: document.getElementById("method"),
   k: document.getElementById("k"),
   sort: document.getElementById("sort"),
+  relation: document.getElementById("relation"),
 };
 const methodHint = document.getElementById("methodHint");
 const statusLine = document.getElementById("status");
@@ -28,6 +29,7 @@ function say(message, kind = "") {
 }
 
 for (const [value, label] of Object.entries(SORTS)) fields.sort.append(option(value, label));
+for (const [value, label] of Object.entries(RELATIONS)) fields.relation.append(option(value, label));
 
 /** Fill the method list from the API at `apiBase` (the service worker falls back to cosine/jaccard). */
 let methodsRequest = 0;
@@ -51,6 +53,7 @@ function show(settings) {
   fields.apiBase.value = settings.apiBase;
   fields.k.value = String(settings.k);
   fields.sort.value = settings.sort;
+  fields.relation.value = settings.relation;
   return loadMethods(settings.apiBase, settings.method);
 }
 
@@ -91,7 +94,7 @@ form.addEventListener("submit", async (event) => {
     say(`Not saved: the extension needs permission to reach ${apiBase}.`, "error");
     return;
   }
-  const settings = { apiBase, method: fields.method.value, k, sort: fields.sort.value };
+  const settings = { apiBase, method: fields.method.value, k, sort: fields.sort.value, relation: fields.relation.value };
   await chrome.storage.sync.set(settings);
   await pruneOrigins(pattern);
   fields.apiBase.value = apiBase;

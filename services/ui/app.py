@@ -79,6 +79,7 @@ class Controls:
     method: gr.Dropdown
     k: gr.Slider
     sort: gr.Dropdown
+    relation: gr.Radio
     filters: dict[str, gr.components.Component]
     go: gr.Button
     describe_box: gr.Textbox
@@ -98,6 +99,7 @@ def controls_column(choices: list[tuple[str, str]], default: str | None) -> Cont
     method = gr.Dropdown(label="Algorithm", choices=choices, value=default, allow_custom_value=True, elem_id="method")
     k = gr.Slider(handlers.K_MIN, handlers.K_MAX, value=10, step=1, label="Number of recommendations")
     sort = gr.Dropdown(label="Sort by", choices=handlers.SORTS, value="score", elem_id="sort")
+    relation = gr.Radio(label="Show", choices=handlers.RELATIONS, value="all", elem_id="relation")
     with gr.Accordion("Filters", open=False):
         filters = {f.name: filter_control(f) for f in handlers.ui_fields()}
     go = gr.Button("Recommend", variant="primary", elem_id="recommend")
@@ -108,7 +110,7 @@ def controls_column(choices: list[tuple[str, str]], default: str | None) -> Cont
         max_length=1000,
     )
     describe_go = gr.Button("Search by description")
-    return Controls(picker, method, k, sort, filters, go, describe_box, describe_go)
+    return Controls(picker, method, k, sort, relation, filters, go, describe_box, describe_go)
 
 
 def _dataframe(value: pd.DataFrame, datatypes: list[str], widths: list[str], label: str, elem_id: str) -> gr.Dataframe:
@@ -129,6 +131,7 @@ class Tabs:
 
     status: gr.Markdown
     table: gr.Dataframe
+    alternatives: gr.Dataframe
     chart: gr.Plot
     compare_tab: gr.Tab
     method_a: gr.Dropdown
@@ -152,13 +155,10 @@ def result_tabs(choices: list[tuple[str, str]], default: str | None, other: str 
     status = gr.Markdown(elem_id="status")
     with gr.Tabs():
         with gr.Tab("Results", id="results"):
-            table = _dataframe(
-                _table([], handlers.COLUMNS),
-                handlers.DATATYPES,
-                handlers.COLUMN_WIDTHS,
-                "Recommendations",
-                "results-table",
-            )
+            empty, types, widths = _table([], handlers.COLUMNS), handlers.DATATYPES, handlers.COLUMN_WIDTHS
+            # Two sections: the model's family (lineage, sizes, copies), then other models for the same job.
+            table = _dataframe(empty, types, widths, "Family: its base, fine-tunes, sizes and copies", "results-table")
+            alternatives = _dataframe(empty, types, widths, "Alternatives: other models for the job", "alternatives")
             chart = gr.Plot(label="Scores", elem_id="score-chart")
         with gr.Tab("Compare methods", id="compare") as compare_tab:
             with gr.Row():
@@ -183,7 +183,7 @@ def result_tabs(choices: list[tuple[str, str]], default: str | None, other: str 
             gallery = gr.Gallery(label="Report", columns=2, height="auto", interactive=False)
             about_go = gr.Button("Refresh", size="sm")
     return Tabs(
-        status, table, chart, compare_tab, method_a, method_b, compare_go, overlap, table_a, table_b,
+        status, table, alternatives, chart, compare_tab, method_a, method_b, compare_go, overlap, table_a, table_b,
         explore_tab, color_by, points, map_go, map_status, catalog_map, about_text, gallery, about_go,
     )  # fmt: skip
 
@@ -200,10 +200,16 @@ class Actions:
         return dict(zip(self.names, values, strict=False))
 
     def results(self, result: handlers.Results, mode: str) -> tuple[Any, ...]:
-        return _table(result.rows, handlers.COLUMNS), result.figure, result.message, mode
+        columns = handlers.COLUMNS
+        if mode == "text":  # a search has no query model, so no family: one list
+            return _table(result.rows, columns), _table([], columns), result.figure, result.message, mode
+        family, others = result.section("family"), result.section("alternative")
+        return _table(family, columns), _table(others, columns), result.figure, result.message, mode
 
-    def recommend(self, model_id: str | None, method: str | None, k: float, sort: str | None, *filters: Any):
-        result = handlers.recommend(self.client, model_id, method, k, sort, self._filters(filters))
+    def recommend(
+        self, model_id: str | None, method: str | None, k: float, sort: str | None, relation: str, *filters: Any
+    ) -> tuple[Any, ...]:
+        result = handlers.recommend(self.client, model_id, method, k, sort, self._filters(filters), relation)
         return self.results(result, "model")
 
     def describe(self, text: str | None, k: float, sort: str | None, *filters: Any) -> tuple[Any, ...]:
@@ -211,10 +217,10 @@ class Actions:
 
     def controls(self, mode: str, model_id: str | None, text: str | None, *rest: Any) -> tuple[Any, ...]:
         # A changed control re-runs whatever the user last asked for: a model's neighbours or a description.
-        method, k, sort, *filters = rest
+        method, k, sort, relation, *filters = rest
         if mode == "text" and (text or "").strip():
             return self.describe(text, k, sort, *filters)
-        return self.recommend(model_id, method, k, sort, *filters)
+        return self.recommend(model_id, method, k, sort, relation, *filters)
 
     def suggest(self, data: gr.KeyUpData) -> Any:
         return gr.Dropdown(choices=handlers.suggest_models(self.client, str(data.input_value or "")))
@@ -253,7 +259,7 @@ def wire(do: Actions, c: Controls, t: Tabs, demo: gr.Blocks) -> None:
     """Events: every one given an ``api_name`` or made private, so gradio_client (and tests) can call them."""
     mode = gr.State("model")
     filters = list(c.filters.values())
-    results = [t.table, t.chart, t.status, mode]
+    results = [t.table, t.alternatives, t.chart, t.status, mode]
     c.picker.key_up(
         do.suggest,
         outputs=c.picker,
@@ -262,14 +268,14 @@ def wire(do: Actions, c: Controls, t: Tabs, demo: gr.Blocks) -> None:
         trigger_mode="always_last",
         queue=False,
     )
-    recommend_inputs = [c.picker, c.method, c.k, c.sort, *filters]
+    recommend_inputs = [c.picker, c.method, c.k, c.sort, c.relation, *filters]
     c.picker.change(do.recommend, recommend_inputs, results, api_name="recommend")
     c.go.click(do.recommend, recommend_inputs, results, api_visibility="private")
     describe_inputs = [c.describe_box, c.k, c.sort, *filters]
     c.describe_box.submit(do.describe, describe_inputs, results, api_name="describe")
     c.describe_go.click(do.describe, describe_inputs, results, api_visibility="private")
-    control_inputs = [mode, c.picker, c.describe_box, c.method, c.k, c.sort, *filters]
-    for control in (c.method, c.sort, *filters):
+    control_inputs = [mode, c.picker, c.describe_box, c.method, c.k, c.sort, c.relation, *filters]
+    for control in (c.method, c.sort, c.relation, *filters):
         control.input(do.controls, control_inputs, results, api_visibility="private")
     c.k.release(do.controls, control_inputs, results, api_visibility="private")
 

@@ -156,10 +156,11 @@ def _updated(value: str | None) -> str:
 
 
 def result_rows(results: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """Table rows, ranked as the API ranked them; a model's collapsed copies are counted beside its link."""
     return [
         [
             rank,
-            model_link(r["id"]),
+            model_link(r["id"]) + (f" (+{len(r['variants'])} copies)" if r.get("variants") else ""),
             round(float(r["score"]), 4),
             int(r.get("downloads") or 0),
             r["likes"] if r.get("likes") is not None else "",  # unknown in old snapshots: blank, not 0
@@ -285,6 +286,17 @@ class Results:
     def ok(self) -> bool:
         return bool(self.rows)
 
+    def section(self, relation: str) -> list[list[Any]]:
+        """The rows of one relation ("family" or "alternative"), keeping the overall rank numbers."""
+        return [row for row, r in zip(self.rows, self.results, strict=True) if r.get("relation") == relation]
+
+
+RELATIONS = [
+    ("family and alternatives", "all"),
+    ("family: base, fine-tunes, sizes, copies", "family"),
+    ("alternatives: other models for the job", "alternatives"),
+]
+
 
 def suggest_models(client: RecommenderClient, prefix: str, limit: int = 20) -> list[str]:
     """Type-ahead: ids starting with ``prefix`` (most downloaded first); empty on any failure, since a
@@ -326,9 +338,11 @@ def recommend(
     k: float | int | None = 10,
     sort: str | None = "score",
     filters: Mapping[str, Any] | None = None,
+    relation: str | None = "all",
 ) -> Results:
     """Models similar to ``model_id`` (any id the API accepts, legacy ones included); ``filters`` maps
-    filter field names to the UI's values (see :func:`filter_params`)."""
+    filter field names to the UI's values (see :func:`filter_params`); ``relation`` keeps the family,
+    the alternatives or all."""
     model_id = (model_id or "").strip()
     if not model_id:
         return Results(message=EMPTY_PICK)
@@ -336,6 +350,7 @@ def recommend(
         "k": _clamp_k(k),
         "method": method or None,
         "sort": sort or "score",
+        "relation": relation if relation in ("family", "alternatives") else None,
         **filter_params(filters),
     }
     body = _guard(client, lambda: client.get(api_path(model_id, "/similar"), **params), model_id)

@@ -16,9 +16,15 @@ PANEL = "[data-hfmrs-panel]"
 
 
 def api_ids(recommender: str, model_id: str, k: int = 10) -> list[str]:
+    """The API's results as the panel shows them: the family section, then the alternatives."""
     answer = httpx.get(f"{recommender}/v1/models/{model_id}/similar", params={"k": k, "sort": "score"}, timeout=10)
     answer.raise_for_status()
-    return [r["id"] for r in answer.json()["results"]]
+    results = answer.json()["results"]
+    if len({r["relation"] for r in results}) < 2:
+        return [r["id"] for r in results]
+    return [r["id"] for r in results if r["relation"] == "family"] + [
+        r["id"] for r in results if r["relation"] == "alternative"
+    ]
 
 
 def ready_panel(page, model_id: str):
@@ -48,12 +54,16 @@ def test_panel_lists_similar_models_for_a_known_id(browser, page, recommender):
         "acme/gpt2-finetuned",
         "acme/gpt2-gguf",
     }
+    # two sections: the model's family, then the alternatives
+    expect(panel.locator(".hfmrs-section")).to_have_text(["Family", "Alternatives"])
+    family = panel.locator('.hfmrs-list[data-relation="family"] .hfmrs-id')
+    expect(family.first).to_have_text("openai-community/gpt2-large")
     # in the sidebar (found by structure), linked to the models' pages, with score and downloads
     assert panel.evaluate("p => p.parentElement.dataset.fixture") == "sidebar"
     first = panel.locator(".hfmrs-row").first
-    expect(first.locator("a")).to_have_attribute("href", f"{HUB}/distilbert/distilgpt2")
+    expect(first.locator("a")).to_have_attribute("href", f"{HUB}/openai-community/gpt2-large")
     expect(first.locator(".hfmrs-score")).to_have_text("score 1.00")
-    expect(first.locator(".hfmrs-downloads")).to_have_text("↓ 3.4M")
+    expect(first.locator(".hfmrs-downloads")).to_have_text("↓ 1M")
     expect(panel.locator(".hfmrs-title")).to_contain_text("Similar Models")
 
     ARTIFACTS.mkdir(exist_ok=True)

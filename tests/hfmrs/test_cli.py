@@ -76,3 +76,14 @@ def test_diversity_options(cli_env):
     assert len(owners) == len(set(owners))
     bad = run("recommend", "gpt2", "--diversity", "2")
     assert bad.exit_code == 2 and "diversity must be" in bad.output
+
+
+def test_recommend_relation_and_collapse(cli_env):
+    family = json.loads(run("recommend", "gpt2", "-n", "10", "--relation", "family", "--json").stdout)
+    assert family and {r["relation"] for r in family} == {"family"}
+    alternatives = json.loads(run("recommend", "gpt2", "-n", "10", "--relation", "alternatives", "--json").stdout)
+    assert alternatives and {r["relation"] for r in alternatives} == {"alternative"}
+    flat = json.loads(run("recommend", "gpt2-medium", "-n", "14", "--no-collapse", "--json").stdout)
+    assert "acme/gpt2-gguf" in {r["id"] for r in flat}
+    bad = run("recommend", "gpt2", "--relation", "cousins")
+    assert bad.exit_code == 2 and "unknown relation 'cousins'" in bad.output and "hint" in bad.output

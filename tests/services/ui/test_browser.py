@@ -74,9 +74,10 @@ def test_pick_a_model_and_see_its_neighbours(browser, ui_server: LiveServer):
         table = page.locator("#results-table")
         # Gradio's table also keeps a hidden copy of its rows (for measuring): wait for the visible one.
         table.get_by_text("openai-community/gpt2-large").filter(visible=True).first.wait_for()
-        text = table.inner_text()
-        for model_id in ("distilbert/distilgpt2", "openai-community/gpt2-large", "gpt2-medium", "acme/gpt2-finetuned"):
-            assert model_id in text
+        family, others = table.inner_text(), page.locator("#alternatives").inner_text()
+        for model_id in ("openai-community/gpt2-large", "gpt2-medium", "acme/gpt2-finetuned"):
+            assert model_id in family  # the family section: its fine-tunes and size variants
+        assert "distilbert/distilgpt2" in family + others
         link = table.get_by_role("link", name="openai-community/gpt2-large").filter(visible=True).first
         assert link.get_attribute("href") == "https://huggingface.co/openai-community/gpt2-large"
         assert "similar to" in page.locator("#status").inner_text()

@@ -28,33 +28,41 @@ def filters(**given) -> list:
     return [given.get(f.name, untouched[f.ui] if f.default is None else f.default) for f in handlers.ui_fields()]
 
 
-def _ids(table: dict) -> list[str]:
-    # The model column is a Markdown link "[id](https://huggingface.co/id)".
-    return [row[1].split("](")[0].lstrip("[") for row in table["data"]]
+def _ids(*tables: dict) -> list[str]:
+    # The model column is a Markdown link "[id](https://huggingface.co/id)"; sections merge by rank.
+    rows = sorted((row for table in tables for row in table["data"]), key=lambda row: row[0])
+    return [row[1].split("](")[0].lstrip("[") for row in rows]
 
 
 def test_recommend_endpoint(gradio: Client):
-    table, chart, message = gradio.predict("gpt2", "cosine", 5, "downloads-desc", *filters(), api_name="/recommend")
-    assert table["headers"][:4] == ["#", "model", "score", "downloads"]
-    assert _ids(table) == [
+    family, others, chart, message = gradio.predict(
+        "gpt2", "cosine", 5, "downloads-desc", "all", *filters(), api_name="/recommend"
+    )
+    assert family["headers"][:4] == ["#", "model", "score", "downloads"]
+    assert "openai-community/gpt2-large" in _ids(family)  # the family section: its lineage and release
+    assert _ids(family, others) == [
         "distilbert/distilgpt2",
         "openai-community/gpt2-large",
         "gpt2-medium",
         "acme/gpt2-finetuned",
         "acme/gpt2-gguf",
     ]
-    downloads = [row[3] for row in table["data"]]
+    downloads = [row[3] for row in sorted(family["data"] + others["data"], key=lambda row: row[0])]
     assert downloads == sorted(downloads, reverse=True)
+    only, none, _, _ = gradio.predict("gpt2", "cosine", 5, "score", "family", *filters(), api_name="/recommend")
+    assert only["data"] and none["data"] == []
     assert chart is not None and "openai-community/gpt2" in message
 
 
 def test_recommend_endpoint_with_filters_and_unknown_id(gradio: Client):
-    table, _, _ = gradio.predict(
-        "gpt2", "jaccard", 10, "score", *filters(pipeline_tag="image-classification"), api_name="/recommend"
+    family, others, _, _ = gradio.predict(
+        "gpt2", "jaccard", 10, "score", "all", *filters(pipeline_tag="image-classification"), api_name="/recommend"
     )
-    assert sorted(_ids(table)) == ["vision/vit-base", "vision/vit-large"]
-    table, chart, message = gradio.predict("gpt2-mediun", "cosine", 10, "score", *filters(), api_name="/recommend")
-    assert table["data"] == [] and chart is None
+    assert sorted(_ids(family, others)) == ["vision/vit-base", "vision/vit-large"]
+    family, others, chart, message = gradio.predict(
+        "gpt2-mediun", "cosine", 10, "score", "all", *filters(), api_name="/recommend"
+    )
+    assert family["data"] == others["data"] == [] and chart is None
     assert message.startswith("Unknown model 'gpt2-mediun'. Did you mean: gpt2-medium")
 
 

@@ -151,3 +151,27 @@ def test_diversity_parameters(api: TestClient):
     assert len(mmr) == 4 and "openai-community/gpt2" not in [r["id"] for r in mmr]
     api_error(api.get("/v1/models/gpt2/similar", params={"diversity": 1.5}), 422, "invalid_parameter")
     api_error(api.get("/v1/models/gpt2/similar", params={"per_author": 0}), 422, "invalid_parameter")
+
+
+def test_relation_filter_and_labels(api: TestClient):
+    url = "/v1/models/gpt2/similar"
+    family = api.get(url, params={"k": 10, "relation": "family"}).json()["results"]
+    assert {r["relation"] for r in family} == {"family"}
+    assert {"gpt2-medium", "openai-community/gpt2-large", "acme/gpt2-finetuned"} <= {r["id"] for r in family}
+    alternatives = api.get(url, params={"k": 10, "relation": "alternatives"}).json()["results"]
+    assert alternatives and {r["relation"] for r in alternatives} == {"alternative"}
+    everything = api.get(url, params={"k": 14}).json()["results"]
+    assert {r["id"] for r in everything} == {r["id"] for r in family} | {r["id"] for r in alternatives}
+    err = api_error(api.get(url, params={"relation": "cousins"}), 422, "invalid_parameter")
+    assert "relation" in err["message"]
+
+
+def test_copies_collapse_into_variants_unless_asked_not_to(api: TestClient):
+    url = "/v1/models/gpt2-medium/similar"
+    collapsed = api.get(url, params={"k": 14}).json()["results"]
+    gpt2 = next(r for r in collapsed if r["id"] == "openai-community/gpt2")
+    assert gpt2["variants"] == ["acme/gpt2-gguf"]  # the GGUF copy, under the model it copies
+    assert "acme/gpt2-gguf" not in {r["id"] for r in collapsed}
+    flat = api.get(url, params={"k": 14, "collapse": "false"}).json()["results"]
+    assert "acme/gpt2-gguf" in {r["id"] for r in flat} and all(r["variants"] == [] for r in flat)
+    api_error(api.get(url, params={"collapse": "sometimes"}), 422, "invalid_parameter")
