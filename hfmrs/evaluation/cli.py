@@ -1,4 +1,4 @@
-"""``hfmrs evaluate`` and ``hfmrs report``, registered on the main app by :mod:`hfmrs.cli`."""
+"""``hfmrs evaluate``, ``hfmrs tune-fused`` and ``hfmrs report``, registered on the main app by :mod:`hfmrs.cli`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hfmrs.embedding import Encoder
-from hfmrs.settings import Settings, get_settings
+from hfmrs.settings import BUNDLED_DATA, Settings, get_settings
 
 
 def build_encoder(settings: Settings) -> Encoder:
@@ -36,7 +36,55 @@ def parse_ks(text: str) -> tuple[int, ...]:
     return ks
 
 
+def tune_fused(
+    rounds: Annotated[int, typer.Option(min=1, max=10, help="Coordinate-ascent rounds.")] = 3,
+    judged_dir: Annotated[
+        Path, typer.Option(help="Folder of judged-set files (data/eval/judged's format).")
+    ] = BUNDLED_DATA / "eval" / "judged",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Tune the fused method's weights on the judged set's tune half (the served build); print the shipped
+    and tuned weights and both halves' scores.  Ship a change (hfmrs/recommenders/fused.py) only when the
+    report half agrees."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from hfmrs.cli import fail, open_engine
+    from hfmrs.evaluation.judged import load_judged
+    from hfmrs.evaluation.tune import tune_on_judged
+    from hfmrs.sources import open_catalog
+
+    settings = get_settings()
+    engine = open_engine(settings)
+    try:
+        judged = load_judged(judged_dir, open_catalog(settings, live=False))
+        result = tune_on_judged(engine, judged, rounds=rounds, progress=lambda _: None)
+    except ValueError as error:
+        fail(str(error), f"hint: judged files are read from {judged_dir}")
+    finally:
+        engine.close()
+    changed = {f: (w, result.tuned.weights[f]) for f, w in result.shipped.items() if w != result.tuned.weights[f]}
+    if as_json:
+        halves = {
+            h: {n: dict(zip(("objective", "ndcg@10", "recall@100"), s, strict=True)) for n, s in v.items()}
+            for h, v in result.halves.items()
+        }
+        print(json.dumps({"shipped": result.shipped, "tuned": result.tuned.weights, "halves": halves}, indent=2))
+        return
+    table = Table("half", "weights", "objective", "nDCG@10", "recall@100", title="fused weights on the judged set")
+    for half, scores in result.halves.items():
+        for name, (value, ndcg, recall) in scores.items():
+            table.add_row(half, name, f"{value:.4f}", f"{ndcg:.4f}", f"{recall:.4f}")
+    console = Console()
+    console.print(table)
+    console.print("changed: " + (", ".join(f"{f} {a} → {b}" for f, (a, b) in changed.items()) or "nothing"))
+
+
 def register(app: typer.Typer) -> None:
+    app.command("tune-fused")(tune_fused)
+
     @app.command()
     def evaluate(
         methods: Annotated[

@@ -112,3 +112,33 @@ def tune_weights(
         if not changed:
             break
     return TuneResult(weights, best, ndcg, recall, history)
+
+
+@dataclass
+class TuneReport:
+    """Shipped and tuned weights, and both halves' (objective, nDCG@10, recall@100) under each."""
+
+    shipped: dict[str, float]
+    tuned: TuneResult
+    halves: dict[str, dict[str, tuple[float, float, float]]]  # half -> {"shipped"|"tuned": scores}
+
+
+def tune_on_judged(
+    engine: Engine, judged: Sequence[JudgedQuery], rounds: int = 3, progress: Callable[[str], None] = log.info
+) -> TuneReport:
+    """Tune the fused weights on the tune half of ``judged`` and score both halves with the shipped and the
+    tuned weights: the report half says whether a change generalises (ship it only when it does)."""
+    fused = engine.recommenders.get("fused")
+    if not isinstance(fused, FusedRecommender):
+        raise ValueError("the served build has no fused method")
+    by_half = {half: collect(engine, [q for q in judged if q.half == half], fused) for half in ("tune", "report")}
+    if not by_half["tune"]:
+        raise ValueError("no judged query of the tune half is in this build's catalog")
+    shipped = {f: (fused.quality_prior if f == "quality" else fused.weights.get(f, 0.0)) for f in FEATURES}
+    tuned = tune_weights(by_half["tune"], fused.weights, fused.quality_prior, rounds=rounds, progress=progress)
+    vectors = {
+        "shipped": np.array([shipped[f] for f in FEATURES]),
+        "tuned": np.array([tuned.weights[f] for f in FEATURES]),
+    }
+    halves = {half: {name: objective(qs, v) for name, v in vectors.items()} for half, qs in by_half.items() if qs}
+    return TuneReport(shipped, tuned, halves)

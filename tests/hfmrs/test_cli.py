@@ -87,3 +87,27 @@ def test_recommend_relation_and_collapse(cli_env):
     assert "acme/gpt2-gguf" in {r["id"] for r in flat}
     bad = run("recommend", "gpt2", "--relation", "cousins")
     assert bad.exit_code == 2 and "unknown relation 'cousins'" in bad.output and "hint" in bad.output
+
+
+JUDGED = """\
+query: gpt2 | llm
+2: gpt2-medium, openai-community/gpt2-large
+query: meta/llama-7b | llm
+1: gpt2-medium, openai-community/gpt2-large
+query: vision/vit-base | vision
+2: vision/vit-large
+query: bert-base-cased | fill-mask
+2: google-bert/bert-base-uncased, Habana/bert-base-uncased
+"""
+
+
+def test_tune_fused_prints_both_halves(cli_env, tmp_path):
+    (tmp_path / "small.txt").write_text(JUDGED, encoding="utf-8")
+    result = run("tune-fused", "--judged-dir", str(tmp_path), "--rounds", "1", "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert set(body) == {"shipped", "tuned", "halves"} and set(body["halves"]) == {"tune", "report"}
+    assert set(body["halves"]["report"]) == {"shipped", "tuned"} and body["tuned"]["underused"] == -10.0
+    empty = run("tune-fused", "--judged-dir", str(tmp_path / "none"))
+    assert empty.exit_code == 2 and "no judged query of the tune half" in empty.output and "hint" in empty.output
+    assert run("tune-fused", "--rounds", "0").exit_code == 2
