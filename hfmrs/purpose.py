@@ -22,7 +22,7 @@ import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hfmrs.features import NOISE_TAGS
 
@@ -256,3 +256,17 @@ def assign_purposes(catalog: Catalog, parents: Mapping[str, Sequence[str]]) -> d
         purposes = [*record.purposes, *([general] if general else [])]
         record.purposes = list(dict.fromkeys([*purposes, *language_purposes(record, purposes)]))
     return by_dataset
+
+
+def main_purpose(payload: Mapping[str, Any]) -> str | None:
+    """The purpose a model is chosen for: its first specific one ("sentiment"), else its pipeline's
+    ("asr", "vlm"), where a chat model's is "chat" rather than "language-model".  ``payload`` is a
+    point payload or any mapping with ``purposes`` and ``pipeline_tag``."""
+    purposes = [p for p in payload.get("purposes") or [] if ":" not in p]
+    specific = next((p for p in purposes if p in SPECIFIC), None)
+    if specific is not None:
+        return specific
+    general = PIPELINE_PURPOSE.get(payload.get("pipeline_tag") or "", payload.get("pipeline_tag"))
+    if general == "language-model" and "chat" in purposes:
+        return "chat"
+    return general if general in purposes else (purposes[0] if purposes else None)

@@ -32,7 +32,7 @@ import numpy as np
 
 from hfmrs.features import lexical_text, sparse_tokens
 from hfmrs.filters import Filters
-from hfmrs.purpose import PIPELINE_PURPOSE, SPECIFIC
+from hfmrs.purpose import main_purpose
 from hfmrs.ranking import score_key
 from hfmrs.recommenders.base import Recommender
 from hfmrs.recommenders.bm25 import bm25_query
@@ -102,19 +102,6 @@ class Candidates:
     ids: list[str] = field(default_factory=list)
     payloads: list[dict[str, Any]] = field(default_factory=list)
     features: np.ndarray = field(default_factory=lambda: np.zeros((0, len(FEATURES))))
-
-
-def main_purpose(payload: Mapping[str, Any]) -> str | None:
-    """The purpose a model is chosen for: its first specific one ("sentiment"), else its pipeline's
-    ("asr", "vlm"), where a chat model's is "chat" rather than "language-model"."""
-    purposes = [p for p in payload.get("purposes") or [] if ":" not in p]
-    specific = next((p for p in purposes if p in SPECIFIC), None)
-    if specific is not None:
-        return specific
-    general = PIPELINE_PURPOSE.get(payload.get("pipeline_tag") or "", payload.get("pipeline_tag"))
-    if general == "language-model" and "chat" in purposes:
-        return "chat"
-    return general if general in purposes else (purposes[0] if purposes else None)
 
 
 def size_closeness(a: float | None, b: float | None) -> float:

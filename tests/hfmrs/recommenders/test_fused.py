@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hfmrs.filters import Filters
+from hfmrs.purpose import main_purpose
 from hfmrs.recommenders.fused import (
     DEFAULT_WEIGHTS,
     FEATURES,
@@ -12,7 +13,6 @@ from hfmrs.recommenders.fused import (
     MODEL_FEATURES,
     SOURCES,
     FusedRecommender,
-    main_purpose,
     size_closeness,
 )
 
