@@ -1,12 +1,9 @@
-"""The GNN's graph: model nodes with features, and four kinds of edges.
+"""The GNN's graph: model nodes with features, and three kinds of edges.
 
 * lineage: child -> base model, from the *train* side of the lineage split only;
 * family: models sharing author and the first word of their name (``gpt2``, ``gpt2-medium``, ...),
   each linked to the family's most downloaded member (a star, not a clique, so a family of n adds
   n - 1 edges);
-* purpose: every model linked to the :data:`PURPOSE_HUBS` most downloaded models of its main purpose
-  (:func:`hfmrs.purpose.main_purpose`: "sentiment", "asr", "chat"): what a practitioner weighs against
-  a model is the well-known models for the same job, which neither lineage nor text kNN edges teach;
 * kNN: each model's nearest neighbours on the `text` vectors (chunked matrix products, never N×N).
 
 Every held-out (test) lineage pair is removed from the graph whatever kind of edge produced it, so the
@@ -25,14 +22,12 @@ import torch
 
 from hfmrs.catalog import ModelRecord
 from hfmrs.features import name_words
-from hfmrs.purpose import main_purpose
 
 log = logging.getLogger(__name__)
 
 CATEGORICAL = ("pipeline_tag", "library", "model_type")
 TOP_VALUES = 40  # one-hot columns per categorical field; rarer values share an "other" column
-KINDS = ("lineage", "family", "purpose", "knn")
-PURPOSE_HUBS = 3
+KINDS = ("lineage", "family", "knn")
 KNN_CHUNK = 1024  # query rows per matrix product: memory is KNN_CHUNK × N floats, not N × N
 
 
@@ -101,19 +96,6 @@ def family_pairs(records: Sequence[ModelRecord]) -> list[tuple[int, int]]:
     return out
 
 
-def purpose_pairs(records: Sequence[ModelRecord], hubs: int = PURPOSE_HUBS) -> list[tuple[int, int]]:
-    """Edges from every model to the ``hubs`` most downloaded models of its main purpose (n·hubs edges)."""
-    by_purpose: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(records):
-        if purpose := main_purpose({"purposes": r.purposes, "pipeline_tag": r.pipeline_tag}):
-            by_purpose[purpose].append(i)
-    out = []
-    for members in by_purpose.values():
-        top = sorted(members, key=lambda i: (-records[i].downloads, records[i].id))[:hubs]
-        out.extend((hub, i) for hub in top for i in members if i != hub)
-    return out
-
-
 def build_graph(
     records: Sequence[ModelRecord],
     text: np.ndarray,
@@ -129,7 +111,6 @@ def build_graph(
     kinds = {
         "lineage": [(index[c], index[p]) for c, p in lineage if c in index and p in index],
         "family": family_pairs(records),
-        "purpose": purpose_pairs(records),
         "knn": knn_pairs(text, knn),
     }
     unique: dict[tuple[int, int], int] = {}  # pair -> kind index; insertion order is deterministic

@@ -14,7 +14,7 @@ from hfmrs.store.base import GNN, TEXT
 from hfmrs.store.builds import open_builds
 from hfmrs.training import graph as graph_module
 from hfmrs.training import train, train_pairs
-from hfmrs.training.graph import build_graph, purpose_pairs
+from hfmrs.training.graph import build_graph
 from hfmrs.training.kmeans import choose_k, elbow, fit_kmeans, k_range
 from hfmrs.training.tune import GRID, tune_hybrid
 from tests.trained import shared_trained_settings, tiny_settings, trained_build
@@ -153,28 +153,3 @@ def test_hybrid_tuning_scores_the_grid():
         row["hit_rate@10"] for row in tuned["grid"]
     )
     assert max(row["hit_rate@10"] for row in tuned["grid"]) == pytest.approx(1.0)
-
-
-def test_purpose_edges_link_each_model_to_the_best_known_of_its_purpose():
-    from hfmrs.catalog import ModelRecord
-
-    def model(model_id: str, purpose: str, downloads: int) -> ModelRecord:
-        return ModelRecord(
-            model_id, model_id.split("/")[0], "text-classification", purposes=[purpose], downloads=downloads
-        )
-
-    records = [
-        model("a/sentiment-big", "sentiment", 9_000_000),
-        model("b/sentiment-mid", "sentiment", 500_000),
-        model("c/sentiment-small", "sentiment", 40_000),
-        model("d/sentiment-tiny", "sentiment", 90),
-        model("e/ner-one", "ner", 1_000),
-        model("f/ner-two", "ner", 10),
-    ]
-    pairs = set(purpose_pairs(records, hubs=2))
-    assert (0, 3) in pairs and (1, 3) in pairs and (2, 3) not in pairs  # to the two best known only
-    assert (4, 5) in pairs and not any({u, v} & {4, 5} and {u, v} & {0, 1, 2, 3} for u, v in pairs)
-    graph = build_graph(records, np.eye(6, dtype=np.float32), [], held_out=[], knn=0)
-    assert (
-        graph.counts["purpose"] == 7 and graph.has_pair
-    )  # three hubs: 3 + 2 + 1 sentiment, 1 ner("d/sentiment-tiny", "a/sentiment-big")
