@@ -135,6 +135,11 @@ def test_judged_sets_are_evaluated_per_half_and_relation(settings, snapshot_dir,
     cell = report["methods"]["fused"]["ndcg@10"]
     assert 0.0 <= cell["low"] <= cell["value"] <= cell["high"] <= 1.0
     assert report["stats"]["queries"] == 2
+    paired = report["paired"]  # the default (cosine in tests) minus each method, query by query
+    assert paired["method"] == "cosine" and set(paired["versus"]) == {"fused", "naive-fusion", "popularity"}
+    for key in ("ndcg@10", "recall@100"):
+        difference = report["methods"]["cosine"][key]["value"] - report["methods"]["fused"][key]["value"]
+        assert paired["versus"]["fused"][key]["value"] == pytest.approx(difference, abs=1e-6)
 
 
 def test_tuning_changes_only_tunable_weights_and_never_loses(settings, encoder, snapshot_dir):
