@@ -268,13 +268,35 @@ class FusedRecommender(Recommender):
         scores = found.features @ self.weight_vector()
         prior = found.features[:, FEATURES.index("quality")] * self.quality_prior
         lift = prior - float(np.median(prior))  # the prior's share, relative to the typical candidate
-        keep = np.arange(len(scores))
-        if len(scores) > k:  # the top k and whatever ties the k-th (score_key breaks the ties)
-            keep = np.flatnonzero(scores >= np.partition(scores, -k)[-k] - 1e-6)
+        is_copy = np.array([bool(p.get("copy") or p.get("test_copy")) for p in found.payloads])
+        # The top k, and the best k/2 originals: the engine groups copies under their originals and puts
+        # copies beyond two last, so a list of copy-heavy candidates must still hold enough originals.
+        keep = set(_top(scores, k)) | set(np.flatnonzero(~is_copy)[_top(scores[~is_copy], k // 2)])
         # `_prior` rides along for `why` ("widely used").
-        hits = [Hit(found.ids[i], float(scores[i]), {**found.payloads[i], "_prior": float(lift[i])}) for i in keep]
-        hits.sort(key=score_key)
-        return hits[:k]
+        ranked = sorted(
+            (Hit(found.ids[i], float(scores[i]), {**found.payloads[i], "_prior": float(lift[i])}) for i in keep),
+            key=score_key,
+        )
+        room_for_copies = k - min(k // 2, int((~is_copy[list(keep)]).sum()))
+        hits = []
+        for hit in ranked:
+            if len(hits) == k:
+                break
+            if hit.payload.get("copy") or hit.payload.get("test_copy"):
+                if not room_for_copies:
+                    continue
+                room_for_copies -= 1
+            hits.append(hit)
+        return hits
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indexes of the ``k`` best scores and of whatever ties the k-th (score_key breaks the ties)."""
+    if k <= 0 or not len(scores):
+        return np.zeros(0, dtype=int)
+    if len(scores) <= k:
+        return np.arange(len(scores))
+    return np.flatnonzero(scores >= np.partition(scores, -k)[-k] - 1e-6)
 
 
 def fused_from_manifest(store: ModelStore, settings: Any, manifest: dict[str, Any]) -> FusedRecommender:

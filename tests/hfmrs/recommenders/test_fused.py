@@ -118,3 +118,14 @@ def test_why_says_when_the_quality_prior_acted(bundled_engine):
     results = bundled_engine.similar(SST2, k=10).results
     assert any(any(w.startswith("widely used: ") for w in r.why) for r in results)
     assert any("also a sentiment model" in r.why for r in results)
+
+
+def test_copy_heavy_candidates_still_leave_originals_for_the_page(bundled_engine):
+    # A new release's quantizations outnumber the originals among its candidates: the fused method
+    # hands the engine at least k/2 originals (when it has them) so the copies' cap can apply.
+    fused = bundled_engine.recommenders["fused"]
+    query = bundled_engine.store.retrieve(["Qwen/Qwen3.6-35B-A3B-FP8"], with_vectors=fused.needs_vectors)[0]
+    hits = fused.similar(query, 12, Filters().with_exclude(query.id))
+    originals = [h for h in hits if not (h.payload.get("copy") or h.payload.get("test_copy"))]
+    assert len(hits) == 12 and len(originals) >= 6
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
