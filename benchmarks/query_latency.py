@@ -137,7 +137,7 @@ def engine_recall(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
     ids = sorted(id_tags(engine))
     hits = total = 0
     for model_id in (rng.choice(ids) for _ in range(args.recall_queries)):
-        got = {r.id for r in engine.similar(model_id, k=args.k, method="cosine").results}
+        got = {r.id for r in engine.similar(model_id, k=args.k, method="cosine", collapse=False).results}
         vector = engine.store.retrieve([model_id], with_vectors=[TEXT])[0].vectors[TEXT]
         exact = shard.query(
             qe.QueryRequest(
