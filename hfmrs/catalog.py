@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from hfmrs.filters import FORMATS
 from hfmrs.ids import IdIndex, UnknownModelError
 
 __all__ = [
@@ -376,6 +377,7 @@ class ModelRecord:
         data["params_billions"] = self.params_billions
         data["download_velocity"] = self.download_velocity
         data["leaderboard_average"] = (self.leaderboard or {}).get("average")
+        data["formats"] = model_formats(self)
         return data
 
     @classmethod
@@ -384,6 +386,20 @@ class ModelRecord:
         known["base_models"] = [BaseModel(**b) for b in known.get("base_models", [])]
         known["history"] = {k: dict(v) for k, v in (known.get("history") or {}).items()}
         return cls(**known)
+
+
+# The formats and runtimes a repository ships for, as the Hub shows them: a tag (``gguf``, ``onnx``,
+# ``transformers.js``), the library, or the quantized weight format (``mlx-4bit`` is mlx).
+FORMAT_NAMES = frozenset(FORMATS)
+
+
+def model_formats(record: ModelRecord) -> list[str]:
+    """The formats a model ships in (the ``format`` filter's payload field), sorted."""
+    found = {t for t in record.tags if t in FORMAT_NAMES}
+    for name in (record.library, (record.weight_format or "").split("-")[0]):
+        if name in FORMAT_NAMES:
+            found.add(name)
+    return sorted(found)
 
 
 def snapshot_day(snapshot: str) -> date:

@@ -237,6 +237,59 @@ LIBRARIES = (
     "onnx",
     "fasttext",
 )
+# Licences whose terms allow commercial use (some with conditions: the OpenRAIL use restrictions, Llama's
+# 700M-monthly-users clause, Gemma's prohibited uses).  "other" and unknown licences are left out: a user who
+# asks for commercial use must not be handed a research-only model.
+COMMERCIAL_LICENSES = (
+    "apache-2.0",
+    "mit",
+    "bsd",
+    "bsd-2-clause",
+    "bsd-3-clause",
+    "isc",
+    "unlicense",
+    "cc0-1.0",
+    "cc-by-2.0",
+    "cc-by-3.0",
+    "cc-by-4.0",
+    "cc-by-sa-3.0",
+    "cc-by-sa-4.0",
+    "odc-by",
+    "pddl",
+    "mpl-2.0",
+    "artistic-2.0",
+    "afl-3.0",
+    "ecl-2.0",
+    "wtfpl",
+    "zlib",
+    "cdla-permissive-2.0",
+    "openrail",
+    "openrail++",
+    "creativeml-openrail-m",
+    "bigscience-openrail-m",
+    "bigcode-openrail-m",
+    "llama2",
+    "llama3",
+    "llama3.1",
+    "llama3.2",
+    "llama3.3",
+    "llama4",
+    "gemma",
+)
+# Weight formats and runtimes a model ships for (the payload's `formats`, hfmrs.catalog.model_formats).
+FORMATS = (
+    "gguf",
+    "onnx",
+    "mlx",
+    "transformers.js",
+    "openvino",
+    "coreml",
+    "tflite",
+    "awq",
+    "gptq",
+    "exl2",
+    "ctranslate2",
+)
 LICENSES = ("apache-2.0", "mit", "openrail", "creativeml-openrail-m", "cc-by-4.0", "cc-by-nc-4.0", "llama2", "other")
 
 FIELDS: tuple[FilterField, ...] = (
@@ -279,6 +332,35 @@ FIELDS: tuple[FilterField, ...] = (
         _match("author"),
         (Index("author", "keyword"),),
         max_length=200,
+    ),
+    FilterField(
+        "language",
+        str,
+        "Only models whose card lists this language (ISO 639-1 code such as de, ja; or multilingual).",
+        "Language",
+        lambda value, _: Match("languages", value),
+        (Index("languages", "keyword"),),
+        max_length=20,
+        suggestions=("en", "de", "fr", "es", "zh", "ja", "ko", "ru", "ar", "multilingual"),
+    ),
+    FilterField(
+        "format",
+        str,
+        "Only models shipped in this format or for this runtime (gguf, onnx, mlx, transformers.js, awq, gptq, ...).",
+        "Format",
+        lambda value, _: Match("formats", value),
+        (Index("formats", "keyword"),),
+        max_length=50,
+        suggestions=FORMATS,
+    ),
+    FilterField(
+        "commercial",
+        bool,
+        "Only models whose licence allows commercial use (Apache, MIT, BSD, CC-BY, OpenRAIL, Llama, Gemma, ...).",
+        "Commercial use",
+        lambda value, _: AnyOf(tuple(Match("license", name) for name in COMMERCIAL_LICENSES)) if value else None,
+        (Index("license", "keyword"),),
+        ui=None,
     ),
     FilterField(
         "purpose",
@@ -385,6 +467,21 @@ FIELDS: tuple[FilterField, ...] = (
         ui=None,
     ),
 )
+
+
+def size_filters(
+    at_most_billions: float | None = None, memory_gb: float | None = None, band: tuple[float, float] | None = None
+) -> dict[str, Any]:
+    """Filter values for a size read from words (:mod:`hfmrs.need`): at most a number of billion parameters
+    (else a band around one), and fitting a memory in GB."""
+    values: dict[str, Any] = {}
+    if memory_gb is not None and memory_gb > 0:
+        values["fits_in_gb"] = memory_gb
+    if at_most_billions is not None and at_most_billions > 0:
+        values["max_params_billions"] = round(at_most_billions, 6)
+    elif band is not None and band[1] > 0:
+        values["size_band"] = (round(band[0], 6), round(band[1], 6))
+    return values
 
 
 def field_named(name: str) -> FilterField:

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 NPDL_SNAPSHOTS = "hf-models-2026-06-*"
 
 # Bump when what open_catalog adds to the snapshots changes (size rules, fact joins): builds hash it.
-ENRICHMENT_VERSION = "3"  # 2: purposes, lineage families, copies, the quality prior; 3: native low precision is no copy
+# 2: purposes, lineage families, copies, the quality prior; 3: native low precision is no copy; 4: formats
+ENRICHMENT_VERSION = "4"
 
 
 def excluded(path: Path, patterns: str) -> bool:

@@ -123,6 +123,7 @@ def test_clean_crawl_writes_exactly_the_top_models(settings: Settings, hub: Fake
         "params_billions": 1.100001,
         "download_velocity": None,
         "leaderboard_average": None,
+        "formats": ["coreml", "onnx"],  # from its tags: the `format` filter reads it
     }
     # Merged with the bundled-style snapshots: the 2024 record's history continues into the live one.
     merged = load_catalog(settings.snapshot_dir, settings.live_snapshot_dir).get("bert-base-uncased")

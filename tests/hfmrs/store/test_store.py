@@ -160,6 +160,9 @@ def test_exactly_the_filtered_fields_are_indexed(tmp_path):
         purpose="sentiment",
         size_band=(1.0, 2.0),
         family="org/base",
+        language="de",
+        format="gguf",
+        commercial=True,
     )
 
     def keys(condition) -> set[str]:  # field conditions, nested filters (fits: either memory field), is-empty
