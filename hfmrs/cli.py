@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -23,6 +24,8 @@ from rich.table import Table
 from hfmrs.engine import K_MAX, K_MIN, SORTS, Engine
 from hfmrs.filters import Filters, public_fields
 from hfmrs.ids import UnknownModelError
+from hfmrs.search import DEFAULT_METHOD as DEFAULT_SEARCH_METHOD
+from hfmrs.search import METHODS as SEARCH_METHODS
 from hfmrs.settings import Settings, get_settings
 from hfmrs.sizes import format_params
 from hfmrs.store.builds import NoBuildError
@@ -213,6 +216,61 @@ def recommend(
         size = format_params(r.params_billions, r.params_source)
         row = [str(i), name, r.relation or "", f"{r.score:.3f}", f"{r.downloads:,}", r.pipeline_tag or "", size]
         table.add_row(*row, "; ".join(r.why[:3]))
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    if not result.results:
+        console.print("no models match these filters")
+
+
+@app.command()
+@with_filter_options
+def search(
+    text: Annotated[str, typer.Argument(help='What you need, in words, e.g. "speech to text for German podcasts".')],
+    n: Annotated[int, typer.Option("-n", "--n", help=f"Number of results ({K_MIN}-{K_MAX}).")] = 10,
+    method: Annotated[str, typer.Option(help=f"Search method: {', '.join(SEARCH_METHODS)}.")] = DEFAULT_SEARCH_METHOD,
+    sort: Annotated[str, typer.Option(help=f"Order: {', '.join(SORTS)}.")] = "score",
+    understand: Annotated[
+        bool, typer.Option(help="Read task, language, size, licence and format from the text.")
+    ] = True,
+    ignore: Annotated[
+        list[str] | None, typer.Option(help="Drop a part of what was understood (tasks, languages, size, a filter).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    filters: Filters | None = None,
+) -> None:
+    """Models that fit a need described in words (filters: every option from --pipeline-tag on)."""
+    from hfmrs.embedding import load_encoder
+
+    if not text.strip():
+        fail("the search text is blank", 'hint: describe what you need, e.g. hfmrs search "German speech recognition"')
+    settings = get_settings()
+    engine = open_engine(settings)
+    try:
+        encoder = load_encoder(
+            settings.encoder, device=settings.encoder_device, max_seq_length=settings.encoder_max_seq_length
+        )
+        vector = encoder.encode([text])[0].tolist()
+        result = engine.search(
+            text, vector, k=n, method=method, sort=sort, filters=filters, understand=understand, ignore=ignore or ()
+        )
+    except ValueError as error:
+        fail(str(error), "hint: see `hfmrs search --help`")
+    finally:
+        engine.close()
+    if as_json:
+        print(json.dumps(asdict(result), indent=2))
+        return
+    if result.understood:
+        console.print("understood: " + ", ".join(f"{k}={v}" for k, v in result.understood.items()))
+    table = Table(title=f"models for {text!r} ({result.method}, sort={sort})")
+    for column in ("#", "model", "downloads", "task", "size", "why"):
+        justify = "right" if column in ("#", "downloads", "size") else "left"
+        table.add_column(column, justify=justify, no_wrap=column == "model", min_width=12 if column == "why" else None)  # type: ignore[arg-type]
+    for i, r in enumerate(result.results, 1):
+        name = r.id + (f" (+{len(r.variants)} copies)" if r.variants else "")
+        size = format_params(r.params_billions, r.params_source)
+        table.add_row(str(i), name, f"{r.downloads:,}", r.pipeline_tag or "", size, "; ".join(r.why[:3]))
     console.print(table)
     for note in result.notes:
         console.print(f"note: {note}")

@@ -16,10 +16,14 @@ from pydantic import Field
 
 from hfmrs.diversity import diversify
 from hfmrs.explain import Explainer
-from hfmrs.filters import Filters
+from hfmrs.filters import Filters, public_fields
 from hfmrs.ids import IdIndex, UnknownModelError
+from hfmrs.need import KEYS as NEED_KEYS
+from hfmrs.need import Understood
+from hfmrs.need import understand as understand_need
 from hfmrs.ranking import order
 from hfmrs.recommenders import Recommender, make_recommenders
+from hfmrs.recommenders.bm25 import bm25_query
 from hfmrs.relations import (
     ALTERNATIVES_PAGE,
     MAX_SHOWN_COPIES,
@@ -29,8 +33,11 @@ from hfmrs.relations import (
     make_room_for_alternatives,
 )
 from hfmrs.relations import collapse as collapse_copies
+from hfmrs.search import DEFAULT_METHOD as DEFAULT_SEARCH_METHOD
+from hfmrs.search import METHODS as SEARCH_METHODS
+from hfmrs.search import NeedExplainer, NeedSearch
 from hfmrs.settings import Settings
-from hfmrs.store.base import TEXT, Hit, ModelStore
+from hfmrs.store.base import BM25, TEXT, Hit, ModelStore
 from hfmrs.store.builds import ID_INDEX_DIR, Builds, NoBuildError, open_builds
 from hfmrs.store.cards import CARDS_DIR, HitCards
 
@@ -107,6 +114,20 @@ class Similar:
 
 
 @dataclass
+class SearchResult(Similar):
+    """A free-text search's results, and what the text was read to ask for."""
+
+    understood: Annotated[
+        dict[str, Any],
+        Field(
+            description="What the text was read to ask for. tasks, purposes and languages rank; "
+            'size "small" prefers small models; filter names (a size or memory limit, license, commercial, '
+            "format, ...) were applied as filters. Remove a part with ignore=<key>."
+        ),
+    ] = field(default_factory=dict)
+
+
+@dataclass
 class ModelSummary:
     """An id with its downloads (autocomplete)."""
 
@@ -153,6 +174,7 @@ class Engine:
         self.recommenders: dict[str, Recommender] = {
             name: rec for name, rec in make_recommenders(store, settings, manifest).items() if rec.available()
         }
+        self.need_search = NeedSearch(store)
 
     @classmethod
     def open(cls, settings: Settings, builds: Builds | None = None, build_id: str | None = None) -> Engine:
@@ -273,15 +295,59 @@ class Engine:
         wanted, relation_to = ("family" if relation == "family" else "alternative"), RelationTo(query)
         return [(h, copies) for h, copies in groups if relation_to(h.payload) == wanted]
 
+    def search(
+        self,
+        text: str,
+        vector: Sequence[float],
+        k: int = 10,
+        method: str | None = None,
+        sort: str = "score",
+        filters: Filters | None = None,
+        understand: bool = True,
+        ignore: Sequence[str] = (),
+        collapse: bool = True,
+    ) -> SearchResult:
+        """Models that fit a free-text need (``vector`` is its embedding, from the embedder).
+
+        The need is read for task, purpose, language, size, licence and format (:mod:`hfmrs.need`); what
+        was understood comes back in ``understood``, and ``ignore`` drops parts of it (the UI's removable
+        chips: ``tasks``, ``languages``, ``size`` or a filter name).  Explicit ``filters`` win over
+        anything inferred on the same subject.  ``method``: ``fused`` (default), ``cosine`` or ``bm25``."""
+        method = method or DEFAULT_SEARCH_METHOD
+        validate(k, sort, list(SEARCH_METHODS), method)
+        if not text.strip():
+            raise ValueError("the search text is blank")
+        if len(text) > MAX_QUERY_LENGTH:
+            raise ValueError(f"the search text is longer than {MAX_QUERY_LENGTH} characters")
+        unknown = sorted(set(ignore) - set(NEED_KEYS) - {f.name for f in public_fields()})
+        if unknown:
+            raise ValueError(f"cannot ignore {unknown[0]!r}; choose among: {', '.join(NEED_KEYS)} or a filter name")
+        explicit = filters or Filters()
+        need = understand_need(text).without(ignore).under(explicit) if understand else Understood()
+        applied = explicit.replace(**need.filters) if method == "fused" else explicit
+        if method == "fused":
+            hits = self.need_search.search(text, vector, k * self.settings.diversity_pool, need, applied)
+        elif method == "cosine":
+            hits = self.store.search(TEXT, list(vector), k * self.settings.diversity_pool, applied)
+        else:
+            lexical = bm25_query(text)
+            hits = (
+                [] if lexical is None else self.store.search(BM25, lexical, k * self.settings.diversity_pool, applied)
+            )
+        groups = self._groups({}, order(hits, "score"), collapse, "all")
+        heads = [h for h, _ in groups][:k]
+        variants = {h.model_id: copies for h, copies in groups}
+        explain = NeedExplainer(need) if method == "fused" else None
+        results = [self._recommendation(h, explain, None, variants[h.model_id]) for h in order(heads, sort)]
+        unknown_size, notes = self.coverage(applied, sort, results)
+        understood = need.as_dict() if method == "fused" else {}
+        return SearchResult(text, method, results, unknown_size, notes, understood)
+
     def search_vector(
         self, text: str, vector: list[float], k: int = 10, sort: str = "score", filters: Filters | None = None
-    ) -> Similar:
-        """Models nearest to a free-text query's embedding (the vector comes from the embedder)."""
-        validate(k, sort, ["cosine"], "cosine")
-        hits = self.store.search("text", vector, k, filters)
-        results = [self._recommendation(h, None) for h in order(hits, sort)]
-        unknown, notes = self.coverage(filters, sort, results)
-        return Similar(text, "text", results, unknown, notes)
+    ) -> SearchResult:
+        """The plain dense search (``search(..., method="cosine")``), kept for callers of before."""
+        return self.search(text, vector, k=k, method="cosine", sort=sort, filters=filters, understand=False)
 
     def coverage(
         self, filters: Filters | None, sort: str, results: Sequence[Recommendation], exclude: Sequence[str] = ()

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from hfmrs.engine import K_MAX, MAX_ID_LENGTH, MAX_QUERY_LENGTH, Engine, ModelSummary, Similar
+from hfmrs.engine import K_MAX, MAX_ID_LENGTH, MAX_QUERY_LENGTH, Engine, ModelSummary, SearchResult, Similar
+from hfmrs.search import DEFAULT_METHOD as DEFAULT_SEARCH_METHOD
+from hfmrs.search import METHODS as SEARCH_METHODS
 from services.clients import EmbedderClient
 from services.common import ApiError
 from services.recommender.deps import Embedder, FilterParams, K, Live, ModelId
@@ -78,7 +80,7 @@ def models(
         return engine.autocomplete(prefix, limit)
 
 
-@router.get("/search", response_model=Similar, summary="Free-text search: describe the model you need")
+@router.get("/search", response_model=SearchResult, summary="Free-text search: describe the model you need")
 def search(
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="What you need, in words.")],
     live: Live,
@@ -86,13 +88,37 @@ def search(
     filters: FilterParams,
     k: K = 10,
     sort: Annotated[Sort, Query()] = SCORE,
-) -> Similar:
+    method: Annotated[
+        Literal[tuple(SEARCH_METHODS)],  # type: ignore[valid-type]
+        Query(description="; ".join(f"{name}: {text}" for name, text in SEARCH_METHODS.items())),
+    ] = DEFAULT_SEARCH_METHOD,
+    understand: Annotated[
+        bool, Query(description="Read task, language, size, licence and format from the text (see `understood`).")
+    ] = True,
+    ignore: Annotated[
+        list[str] | None,
+        Query(max_length=20, description="Parts of `understood` to drop (tasks, languages, size, or a filter name)."),
+    ] = None,
+    collapse: Annotated[
+        bool, Query(description="Group quantized, format and test copies under their original.")
+    ] = True,
+) -> SearchResult:
     if not q.strip():
         raise ApiError(422, "invalid_parameter", "q is blank")
     with live.acquire() as engine:
         check_encoder(engine, embedder)
         vector = embedder.embed([q])[0]
-        return engine.search_vector(q, vector, k=k, sort=sort.value, filters=filters)
+        return engine.search(
+            q,
+            vector,
+            k=k,
+            method=method,
+            sort=sort.value,
+            filters=filters,
+            understand=understand,
+            ignore=ignore or (),
+            collapse=collapse,
+        )
 
 
 def check_encoder(engine: Engine, embedder: EmbedderClient) -> None:

@@ -108,7 +108,7 @@ def test_free_text_search_goes_through_the_embedder(api: TestClient):
     body = api.get("/v1/search", params={"q": "image classification vit", "k": 2}).json()
     assert body["query"] == "image classification vit"
     assert [r["id"] for r in body["results"]] == ["vision/vit-base", "vision/vit-large"]
-    body = api.get("/v1/search", params={"q": "speech", "k": 1}).json()
+    body = api.get("/v1/search", params={"q": "speech", "k": 1, "method": "cosine"}).json()
     assert body["results"][0]["id"] == "acme/wav2vec2-speech"
 
 
@@ -175,3 +175,31 @@ def test_copies_collapse_into_variants_unless_asked_not_to(api: TestClient):
     flat = api.get(url, params={"k": 14, "collapse": "false"}).json()["results"]
     assert "acme/gpt2-gguf" in {r["id"] for r in flat} and all(r["variants"] == [] for r in flat)
     api_error(api.get(url, params={"collapse": "sometimes"}), 422, "invalid_parameter")
+
+
+def test_search_says_what_it_understood_and_explicit_parameters_win(api: TestClient):
+    body = api.get("/v1/search", params={"q": "speech recognition under 1B parameters", "k": 3}).json()
+    assert body["method"] == "fused"
+    assert body["understood"] == {
+        "tasks": ["automatic-speech-recognition"],
+        "purposes": ["asr"],
+        "max_params_billions": 1.0,
+    }
+    params = {"q": "speech recognition under 1B parameters", "pipeline_tag": "image-classification"}
+    params["max_params_billions"] = 50
+    body = api.get("/v1/search", params=params).json()
+    assert body["understood"] == {}  # the explicit task and size replace the inferred ones
+    assert {r["pipeline_tag"] for r in body["results"]} == {"image-classification"}
+    body = api.get(
+        "/v1/search", params={"q": "speech recognition under 1B", "ignore": ["tasks", "max_params_billions"]}
+    )
+    assert body.json()["understood"] == {}
+    plain = api.get("/v1/search", params={"q": "speech recognition", "method": "cosine"}).json()
+    assert plain["method"] == "cosine" and plain["understood"] == {}
+
+
+def test_search_refuses_bad_parameters(api: TestClient):
+    err = api_error(api.get("/v1/search", params={"q": "speech", "ignore": "colour"}), 422, "invalid_parameter")
+    assert "cannot ignore 'colour'" in err["message"]
+    api_error(api.get("/v1/search", params={"q": "speech", "method": "magic"}), 422, "invalid_parameter")
+    api_error(api.get("/v1/search", params={"q": "speech", "commercial": "maybe"}), 422, "invalid_parameter")

@@ -1,0 +1,93 @@
+"""Free-text search on the bundled catalog with the real MiniLM: needs land on models that do the job,
+constraints filter, explicit parameters win, and the plain dense search stays available."""
+
+import pytest
+
+from hfmrs.embedding import SentenceTransformerEncoder
+from hfmrs.filters import COMMERCIAL_LICENSES, Filters
+from hfmrs.search import smallness
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return SentenceTransformerEncoder()
+
+
+@pytest.fixture
+def search(bundled_engine, minilm):
+    def run(text, **kwargs):
+        return bundled_engine.search(text, minilm.encode([text])[0].tolist(), **kwargs)
+
+    return run
+
+
+def test_speech_to_text_finds_speech_recognition_not_speech_synthesis(search):
+    result = search("speech to text for meeting recordings", k=10)
+    tasks = [r.pipeline_tag for r in result.results]
+    assert tasks[:5] == ["automatic-speech-recognition"] * 5
+    assert "text-to-speech" not in tasks
+    assert any(r.id.startswith("openai/whisper-") for r in result.results[:3])
+    assert result.understood == {"tasks": ["automatic-speech-recognition"], "purposes": ["asr"]}
+    assert result.results[0].why[0] == "does what you asked: asr"
+    # the dense search of before reads "speech" and "text" and returns speech synthesis
+    plain = search("speech to text for meeting recordings", k=10, method="cosine")
+    assert plain.understood == {} and plain.results[0].pipeline_tag == "text-to-speech"
+
+
+def test_language_ranks_models_of_that_language_first(search, bundled_engine):
+    result = search("German speech recognition", k=5)
+    assert result.understood["languages"] == ["de"]
+    for r in result.results[:3]:
+        assert "de" in bundled_engine.info(r.id)["languages"] and "language: de" in r.why
+
+
+def test_popular_models_of_the_purpose_come_first(search):
+    ids = [r.id for r in search("sentiment analysis", k=10).results]
+    well_known = {
+        "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+        "cardiffnlp/twitter-roberta-base-sentiment-latest",
+        "nlptown/bert-base-multilingual-uncased-sentiment",
+        "cardiffnlp/twitter-roberta-base-sentiment",
+    }
+    assert well_known & set(ids[:5])
+
+
+def test_commercial_use_filters_on_the_licence(search):
+    result = search("chat model with a license that allows commercial use", k=20)
+    assert result.understood["commercial"] is True
+    assert result.results and all(r.license in COMMERCIAL_LICENSES for r in result.results)
+
+
+def test_format_and_size_constraints_filter(search, bundled_engine):
+    gguf = search("GGUF chat model for llama.cpp", k=10)
+    assert gguf.understood["format"] == "gguf"
+    formats = {r.id: bundled_engine.info(r.id)["formats"] for r in gguf.results}
+    assert all("gguf" in f for f in formats.values()), formats
+    small = search("speech recognition model under 1B parameters", k=10)
+    assert small.understood["max_params_billions"] == 1.0
+    assert all(r.params_billions is not None and r.params_billions <= 1.0 for r in small.results)
+    assert small.unknown_size and small.notes  # the models of unknown size it left out are counted
+
+
+def test_explicit_parameters_win_and_parts_can_be_ignored(search):
+    result = search("speech to text", k=5, filters=Filters(pipeline_tag="text-to-speech"))
+    assert "tasks" not in result.understood
+    assert {r.pipeline_tag for r in result.results} == {"text-to-speech"}
+    ignored = search("German speech recognition", k=5, ignore=["languages"])
+    assert "languages" not in ignored.understood and ignored.understood["tasks"] == ["automatic-speech-recognition"]
+    raw = search("German speech recognition", k=5, understand=False)
+    assert raw.understood == {}
+
+
+def test_bad_search_input_is_refused(search):
+    with pytest.raises(ValueError, match="unknown method 'magic'"):
+        search("speech", method="magic")
+    with pytest.raises(ValueError, match="blank"):
+        search("   ")
+    with pytest.raises(ValueError, match="cannot ignore 'colour'"):
+        search("speech", ignore=["colour"])
+
+
+def test_smallness():
+    assert smallness(0.01) == 1.0 and smallness(1.0) == 0.5 and smallness(100) == 0.0
+    assert smallness(None) == 0.3
