@@ -36,7 +36,11 @@ from hfmrs.evaluation.ground_truth import (
     text_ground_truth,
 )
 from hfmrs.evaluation.judged import JUDGED_K, JudgedQuery, judged_recommenders, load_judged, query_sets
+from hfmrs.evaluation.needs import NEEDS_K, Need, load_catalog_needs
+from hfmrs.evaluation.needs import query_set as needs_query_set
 from hfmrs.lineage import LineageSplit, lineage_edges, split_lineage, strip_holdout
+from hfmrs.search import DEFAULT_METHOD as DEFAULT_SEARCH_METHOD
+from hfmrs.search import METHODS as SEARCH_METHODS
 from hfmrs.settings import BUNDLED_DATA, Settings
 from hfmrs.sources import open_catalog
 from hfmrs.store.base import TEXT
@@ -44,7 +48,6 @@ from hfmrs.store.base import TEXT
 log = logging.getLogger(__name__)
 
 BASELINES = ("random", "popularity", "seed-cosine", "seed-jaccard")
-SEARCH_METHOD = "cosine"  # what /v1/search runs: the engine's search_vector
 HIGHER_IS_BETTER = ("precision", "recall", "ndcg", "mrr", "hit_rate", "coverage", "diversity")
 METRIC_LABELS = {
     "precision": "P",
@@ -72,6 +75,7 @@ class EvaluationConfig:
     seed: int = 0
     pipeline_types: Path = BUNDLED_DATA / "hf-pipeline-types.json"
     judged_dir: Path | None = BUNDLED_DATA / "eval" / "judged"  # None: leave the judged set out
+    needs_dir: Path | None = BUNDLED_DATA / "eval" / "needs"  # None: leave the need-description set out
     extra: dict[str, Any] = field(default_factory=dict)
 
     def wants(self, method: str) -> bool:
@@ -190,8 +194,11 @@ def run_evaluation(
         }
     )
     judged = load_judged(config.judged_dir, catalog) if config.judged_dir is not None else []
-    if judged:
-        report["sets"].update(evaluate_judged_build(settings, judged, encoder, config, eval_home, show_progress))
+    needs = load_catalog_needs(config.needs_dir, catalog) if config.needs_dir is not None else []
+    if judged or needs:
+        report["sets"].update(
+            evaluate_judged_build(settings, judged, encoder, config, eval_home, show_progress, needs=needs)
+        )
         report["winners"] = winners(report, config.k_values)
     write_outputs(report, out_dir)
     return report
@@ -204,9 +211,11 @@ def evaluate_judged_build(
     config: EvaluationConfig,
     eval_home: Path | None,
     show_progress: bool,
+    needs: Sequence[Need] = (),
 ) -> dict[str, Any]:
     """The judged set on a build of the whole catalog, as users get it (nothing held out: the judged set is
-    independent of lineage), trained like a served build; both halves and their per-relation views."""
+    independent of lineage), trained like a served build; both halves and their per-relation views; and
+    the need-description set's halves on the same build (free-text search)."""
     from hfmrs.pipeline import build
 
     judged_settings = evaluation_settings(settings, (eval_home or settings.home / "eval") / "judged")
@@ -243,21 +252,76 @@ def evaluate_judged_build(
                     "methods": {n: {key: est.to_dict() for key, est in r.metrics.items()} for n, r in results.items()},
                     "paired": paired_differences(evaluator, results, engine.default_method),
                 }
+        if needs:
+            sets.update(evaluate_needs(engine, list(needs), encoder, config, catalog_downloads, show_progress))
     finally:
         engine.close()
     return sets
 
 
+def evaluate_needs(
+    engine: Engine,
+    needs: list[Need],
+    encoder: Encoder,
+    config: EvaluationConfig,
+    downloads: dict[str, int],
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Both halves of the need-description set through ``engine.search`` (what ``/v1/search`` runs), each
+    search method side by side, and the default minus each (hit@10, recall@100) query by query."""
+    texts = [n.query for n in needs]
+    vectors = dict(zip(texts, encoder.encode(texts), strict=True))
+    k = max(NEEDS_K)
+
+    def method_of(name: str) -> Callable[[str], Ranked]:
+        return lambda text: [
+            (r.id, r.score) for r in engine.search(text, vectors[text].tolist(), k=k, method=name).results
+        ]
+
+    sets: dict[str, Any] = {}
+    for half in ("report", "tune"):
+        query_set_ = needs_query_set(needs, half)
+        evaluator = Evaluator(
+            query_set_.queries,
+            query_set_.relevant,
+            name=query_set_.name,
+            k_values=NEEDS_K,
+            downloads=downloads,
+            catalog_size=len(engine.ids),
+            resamples=config.resamples,
+            seed=config.seed,
+            show_progress=show_progress,
+        )
+        recommenders = {name: search_ranking(engine, name, vectors, k) for name in SEARCH_METHODS if config.wants(name)}
+        if config.wants("popularity"):
+            recommenders["popularity"] = popularity_ranking(downloads, k)
+        results = {name: evaluator.evaluate(rec) for name, rec in recommenders.items()}
+        sets[query_set_.name] = {
+            "description": f"{query_set_.description} (build {engine.build_id})",
+            "stats": query_set_.stats,
+            "k": list(NEEDS_K),
+            "methods": {n: {key: est.to_dict() for key, est in r.metrics.items()} for n, r in results.items()},
+            "paired": paired_differences(evaluator, results, DEFAULT_SEARCH_METHOD, NEEDS_PAIRED_METRICS),
+        }
+    return sets
+
+
 PAIRED_METRICS = (("ndcg", JUDGED_K[0]), ("recall", JUDGED_K[-1]))
+NEEDS_PAIRED_METRICS = (("hit_rate", NEEDS_K[0]), ("recall", NEEDS_K[-1]))
 
 
-def paired_differences(evaluator: Evaluator, results: dict[str, MethodResult], default: str) -> dict[str, Any]:
+def paired_differences(
+    evaluator: Evaluator,
+    results: dict[str, MethodResult],
+    default: str,
+    paired_metrics: Sequence[tuple[str, int]] = PAIRED_METRICS,
+) -> dict[str, Any]:
     """The default method minus each other method, query by query (nDCG@10, recall@100), with a 95 %
     bootstrap interval of the mean difference: tighter than comparing two intervals, which overlap
     even when one method wins on almost every query."""
     if default not in results:
         return {}
-    metric = {"ndcg": metric_fns.ndcg_at_k, "recall": metric_fns.recall_at_k}
+    metric = {"ndcg": metric_fns.ndcg_at_k, "recall": metric_fns.recall_at_k, "hit_rate": metric_fns.hit_rate_at_k}
 
     def per_query(name: str, kind: str, k: int) -> np.ndarray:
         lists = results[name].lists
@@ -278,7 +342,7 @@ def paired_differences(evaluator: Evaluator, results: dict[str, MethodResult], d
                     per_query(default, kind, k) - per_query(other, kind, k), evaluator.resamples, evaluator.seed
                 )
             ).to_dict()
-            for kind, k in PAIRED_METRICS
+            for kind, k in paired_metrics
         }
     return {"method": default, "versus": versus}
 
@@ -400,11 +464,9 @@ def _recommenders(
     out: dict[str, Callable[[str], Ranked]] = {}
     texts = list(query_set.queries.values())
     if query_set.name == "text":
-        if SEARCH_METHOD in methods:
-            vectors = dict(zip(texts, encoder.encode(texts), strict=True))
-            out[SEARCH_METHOD] = lambda text: [
-                (r.id, r.score) for r in engine.search_vector(text, vectors[text].tolist(), k=max_k).results
-            ]
+        vectors = dict(zip(texts, encoder.encode(texts), strict=True))
+        for name in (m for m in SEARCH_METHODS if config.wants(m)):
+            out[name] = search_ranking(engine, name, vectors, max_k)
     else:
         for method in methods:
             out[method] = engine_similar(engine, method, max_k)
@@ -423,6 +485,15 @@ def _recommenders(
                 ranked = ranker.rank_ids(texts, max_k)
             out[name] = ranked.__getitem__
     return out
+
+
+def search_ranking(engine: Engine, method: str, vectors: dict[str, Any], k: int) -> Callable[[str], Ranked]:
+    """Text queries through ``engine.search`` with ``method`` (what ``/v1/search?method=`` runs)."""
+
+    def recommend(text: str) -> Ranked:
+        return [(r.id, r.score) for r in engine.search(text, vectors[text].tolist(), k=k, method=method).results]
+
+    return recommend
 
 
 def winners(report: dict[str, Any], k_values: Sequence[int]) -> dict[str, dict[str, str]]:
@@ -522,7 +593,7 @@ def markdown(report: dict[str, Any]) -> str:
 def paired_markdown(set_name: str, paired: dict[str, Any] | None) -> list[str]:
     if not paired or not paired.get("versus"):
         return []
-    keys = [f"{kind}@{k}" for kind, k in PAIRED_METRICS]
+    keys = list(next(iter(paired["versus"].values())))
     lines = [
         f"### {set_name}: {paired['method']} minus each method, query by query",
         "",

@@ -120,7 +120,9 @@ def test_evaluation_end_to_end(settings, tmp_path):
     assert split.test
     out = tmp_path / "reports"
     # (the judged set has its own tests: tests/hfmrs/evaluation/test_judged.py)
-    config = EvaluationConfig(k_values=(2, 5), resamples=50, max_family_queries=10, train=False, judged_dir=None)
+    config = EvaluationConfig(
+        k_values=(2, 5), resamples=50, max_family_queries=10, train=False, judged_dir=None, needs_dir=None
+    )
     report = run_evaluation(settings, out, config, encoder=encoder, seed_encoder=encoder, split=split)
 
     assert (out / "evaluation.md").exists()
@@ -130,7 +132,8 @@ def test_evaluation_end_to_end(settings, tmp_path):
     assert lineage["stats"]["queries"] == len(lineage_ground_truth(split))
     expected = {"cosine", "jaccard", "random", "popularity", "seed-cosine", "seed-jaccard"}
     assert expected <= set(lineage["methods"])
-    assert {"cosine", "random", "popularity", "seed-cosine", "seed-jaccard"} == set(saved["sets"]["text"]["methods"])
+    text_methods = {"fused", "cosine", "bm25", "random", "popularity", "seed-cosine", "seed-jaccard"}
+    assert text_methods == set(saved["sets"]["text"]["methods"])
     cell = lineage["methods"]["cosine"]["ndcg@5"]
     assert cell["low"] <= cell["value"] <= cell["high"]
     assert set(lineage["methods"]["cosine"]) == {
