@@ -78,6 +78,41 @@ async function similar(modelId) {
   };
 }
 
+/** What the API read a need to ask for, as short "key: value" texts (the answer is untrusted). */
+function cleanUnderstood(understood) {
+  if (!understood || typeof understood !== "object" || Array.isArray(understood)) return [];
+  return Object.entries(understood)
+    .slice(0, 12)
+    .map(([key, value]) => `${String(key).slice(0, 40)}: ${(Array.isArray(value) ? value.join(", ") : String(value)).slice(0, 80)}`);
+}
+
+/** Free-text search ("which model fits my need?") with the saved API and number of models. */
+async function search(q) {
+  const settings = await loadSettings();
+  const apiBase = settings.apiBase;
+  const url = new URL(`${apiBase}/v1/search`);
+  url.searchParams.set("q", q.slice(0, 1000));
+  url.searchParams.set("k", String(settings.k));
+  const permitted = await chrome.permissions.contains({ origins: [originPattern(apiBase)] });
+  if (!permitted) return { ok: false, apiBase, message: `No permission to reach ${apiBase}: save the options first.` };
+  let answer;
+  try {
+    answer = await getJson(url);
+  } catch {
+    return { ok: false, apiBase, message: `Cannot reach the HFMRS API at ${apiBase}.` };
+  }
+  const { status, body } = answer;
+  if (status !== 200 || !Array.isArray(body?.results)) {
+    return { ok: false, apiBase, message: apiMessage(body, `The HFMRS API answered ${status}.`) };
+  }
+  return {
+    ok: true,
+    apiBase,
+    understood: cleanUnderstood(body.understood),
+    results: body.results.filter((r) => typeof r?.id === "string" && r.id).map(cleanResult),
+  };
+}
+
 /** The methods the API offers (for the options page), or a fallback list when it is unreachable. */
 async function methods(value) {
   const apiBase = normalizeApiBase(value);
@@ -111,6 +146,12 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
       return true; // answer asynchronously
     case "methods":
       methods(String(message.apiBase ?? "")).then(sendResponse);
+      return true;
+    case "search":
+      if (typeof message.q !== "string" || !message.q.trim()) return false;
+      search(message.q.trim()).then(sendResponse, (error) =>
+        sendResponse({ ok: false, message: String(error?.message ?? error).slice(0, 300) }),
+      );
       return true;
     case "openOptions":
       chrome.runtime.openOptionsPage();

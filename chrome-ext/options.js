@@ -2,7 +2,8 @@
 // Open "Similar Models" panels listen to storage changes and re-render on their own.
 "use strict";
 
-const { DEFAULTS, K_MIN, K_MAX, SORTS, RELATIONS, normalizeApiBase, originPattern, loadSettings } = globalThis.HFMRS;
+const { DEFAULTS, K_MIN, K_MAX, SORTS, RELATIONS, normalizeApiBase, originPattern, loadSettings, encodeModelPath } =
+  globalThis.HFMRS;
 
 const form = document.getElementById("options");
 const fields = {
@@ -111,6 +112,52 @@ fields.apiBase.addEventListener("change", () => {
 document.getElementById("reset").addEventListener("click", () => {
   show({ ...DEFAULTS });
   say("Defaults filled in: Save to keep them.");
+});
+
+// -- Find a model: free-text search through the service worker (GET /v1/search of the saved API) ------------
+const findForm = document.getElementById("findForm");
+const need = document.getElementById("need");
+const findStatus = document.getElementById("findStatus");
+const understoodList = document.getElementById("understood");
+const foundList = document.getElementById("found");
+
+function item(text, tag = "li") {
+  const node = document.createElement(tag);
+  node.textContent = text; // untrusted text from the API: never markup
+  return node;
+}
+
+function foundItem(result) {
+  const node = document.createElement("li");
+  const link = document.createElement("a");
+  link.href = `https://huggingface.co/${encodeModelPath(result.id)}`;
+  link.textContent = result.id;
+  link.target = "_blank";
+  link.rel = "noopener noreferrer";
+  node.append(link);
+  if (result.why.length) node.append(item(result.why.join(" · "), "small"));
+  return node;
+}
+
+findForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const q = need.value.trim();
+  if (!q) {
+    findStatus.textContent = "Describe what you need first.";
+    need.focus();
+    return;
+  }
+  findStatus.textContent = "Searching…";
+  const answer = await chrome.runtime.sendMessage({ type: "search", q });
+  if (!answer?.ok) {
+    findStatus.textContent = answer?.message ?? "The search failed.";
+    understoodList.replaceChildren();
+    foundList.replaceChildren();
+    return;
+  }
+  findStatus.textContent = answer.results.length ? `${answer.results.length} models.` : "No model fits these words.";
+  understoodList.replaceChildren(...answer.understood.map((text) => item(text)));
+  foundList.replaceChildren(...answer.results.map(foundItem));
 });
 
 loadSettings().then(show).then(() => document.body.setAttribute("data-ready", ""));

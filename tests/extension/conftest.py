@@ -203,6 +203,16 @@ def hostile_api() -> FastAPI:
     def methods() -> list[dict]:
         return [{"name": "cosine", "description": "fake", "default": True}]
 
+    @app.get("/v1/search")
+    def search(q: str) -> dict:
+        row = {"score": 0.5, "downloads": 12, "likes": 0, "pipeline_tag": None, "library": None}
+        return {
+            "query": q,
+            "method": "fused",
+            "understood": {"tasks": ["automatic-speech-recognition"], "languages": ["de"], HOSTILE_ID: 1},
+            "results": [{**row, "id": HOSTILE_ID, "why": [HOSTILE_ID]}, {**row, "id": "acme/harmless", "why": []}],
+        }
+
     return app
 
 

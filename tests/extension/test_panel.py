@@ -189,6 +189,29 @@ def test_client_side_navigation_updates_the_panel(page, browser, recommender):
     assert page.evaluate("window.__sameDocument") is True  # all of it without a page load
 
 
+def test_options_page_finds_models_for_a_need_and_shows_answers_as_text(browser, fake_api):
+    browser.configure(fake_api)
+    page = browser.context.new_page()
+    try:
+        page.goto(browser.options_url)
+        page.wait_for_selector("body[data-ready]")
+        page.click("#findGo")
+        expect(page.locator("#findStatus")).to_have_text("Describe what you need first.")
+        page.fill("#need", "German speech recognition")
+        page.press("#need", "Enter")
+        expect(page.locator("#findStatus")).to_have_text("2 models.")
+        links = page.locator("#found li a")
+        expect(links.first).to_have_text(HOSTILE_ID)
+        expect(links.first).to_have_attribute("href", f"https://huggingface.co/{quote(HOSTILE_ID, safe='')}")
+        expect(links.nth(1)).to_have_text("acme/harmless")
+        chips = page.locator("#understood li").all_inner_texts()
+        assert chips[:2] == ["tasks: automatic-speech-recognition", "languages: de"]
+        assert chips[2] == f"{HOSTILE_ID}: 1"
+        assert page.evaluate("window.__pwned") is None
+    finally:
+        page.close()
+
+
 def test_options_page_offers_the_apis_methods_and_validates(browser, recommender, down_api):
     page = browser.context.new_page()
     try:
