@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
 
 from hfmrs.store.base import Hit
 
@@ -39,3 +42,31 @@ def order(hits: Sequence[Hit], sort: str) -> list[Hit]:
 def _neg_text(value: str | None) -> tuple[int, list[int]]:
     # Newest first: ISO timestamps compare as text; negate code points to sort descending.
     return (0, [-ord(c) for c in value]) if value else (1, [])
+
+
+def reciprocal_ranks(
+    lists: Iterable[tuple[int, Sequence[Hit]]], columns: int, exclude: Iterable[str] = (), k: int = 60
+) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
+    """Several ranked lists merged into one candidate set: ids, payloads (first seen) and a matrix with a
+    row per candidate and ``columns`` columns, where each list (given with its column) writes
+    ``k / (k + rank)`` of the candidate's best rank in it, 0 where absent (reciprocal-rank features)."""
+    skip = set(exclude)
+    index: dict[str, int] = {}
+    payloads: list[dict[str, Any]] = []
+    rows: list[int] = []
+    cols: list[int] = []
+    values: list[float] = []
+    for column, hits in lists:
+        for rank, hit in enumerate(hits):
+            if hit.model_id in skip:
+                continue
+            row = index.setdefault(hit.model_id, len(payloads))
+            if row == len(payloads):
+                payloads.append(hit.payload)
+            rows.append(row)
+            cols.append(column)
+            values.append(k / (k + rank))
+    matrix = np.zeros((len(payloads), columns))
+    if payloads:
+        np.maximum.at(matrix, (rows, cols), values)
+    return list(index), payloads, matrix

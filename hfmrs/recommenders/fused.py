@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,11 +33,22 @@ import numpy as np
 from hfmrs.features import lexical_text, sparse_tokens
 from hfmrs.filters import Filters
 from hfmrs.purpose import main_purpose
-from hfmrs.ranking import score_key
+from hfmrs.ranking import reciprocal_ranks, score_key
 from hfmrs.recommenders.base import Recommender
 from hfmrs.recommenders.bm25 import bm25_query
 from hfmrs.relations import ALTERNATIVES_SHARE, RelationTo
-from hfmrs.store.base import BM25, GNN, TEXT, TOKENS, Hit, ModelStore, PointData, Search, SparseVector
+from hfmrs.store.base import (
+    BM25,
+    GNN,
+    TEXT,
+    TOKENS,
+    Hit,
+    ModelStore,
+    PointData,
+    RankedListCache,
+    Search,
+    SparseVector,
+)
 
 SOURCES = ("bm25", "dense", "tokens", "family", "purpose", "popular", "popular_size", "popular_language", "gnn")
 MODEL_FEATURES = (  # of the candidate against the query, in FusedRecommender._model_features' order
@@ -135,7 +146,7 @@ class FusedRecommender(Recommender):
         self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
         self.quality_prior = quality_prior
         self.use_gnn = gnn_trained and self.weights.get("rank_gnn", 0.0) != 0.0
-        self._popular: dict[Search, list[Hit]] = {}
+        self._popular_hits = RankedListCache(store, POPULAR_CACHE)
 
     def weight_vector(self) -> np.ndarray:
         return np.array([self.quality_prior if f == "quality" else self.weights.get(f, 0.0) for f in FEATURES])
@@ -161,16 +172,6 @@ class FusedRecommender(Recommender):
         if self.use_gnn and (gnn := vectors.get(GNN)) is not None:
             found.append(("gnn", Search(GNN, gnn, POOL, filters)))
         return found
-
-    def _popular_hits(self, search: Search) -> list[Hit]:
-        key = replace(search, filters=Filters(**search.filters.values) if search.filters else None)
-        hits = self._popular.get(key)
-        if hits is None:
-            hits = self.store.search_many([key])[0]
-            if len(self._popular) >= POPULAR_CACHE:
-                self._popular.pop(next(iter(self._popular)))
-            self._popular[key] = hits
-        return hits
 
     def popular(self, query: PointData, filters: Filters) -> list[tuple[str, Search]]:
         """The most downloaded models of the query's main purpose (also of a similar size) and of its
@@ -199,29 +200,16 @@ class FusedRecommender(Recommender):
         # per build (this object lives as long as its build), keyed without the excluded query.
         searches += popular
         results += [self._popular_hits(search) for _, search in popular]
-        index: dict[str, int] = {}
-        payloads: list[dict[str, Any]] = []
-        cells: tuple[list[int], list[int], list[float]] = ([], [], [])
-        for (source, _), hits in zip(searches, results, strict=True):
-            column = FEATURES.index(f"rank_{source}")
-            for rank, hit in enumerate(hits):
-                row = index.get(hit.model_id)
-                if row is None:
-                    if hit.model_id in filters.exclude:
-                        continue
-                    row = index[hit.model_id] = len(payloads)
-                    payloads.append(hit.payload)
-                cells[0].append(row)
-                cells[1].append(column)
-                cells[2].append(RRF_K / (RRF_K + rank))
+        lists = [(FEATURES.index(f"rank_{source}"), hits) for (source, _), hits in zip(searches, results, strict=True)]
+        ids, payloads, ranks = reciprocal_ranks(lists, len(SOURCES), filters.exclude, RRF_K)
         features = np.zeros((len(payloads), len(FEATURES)))
         if payloads:
-            np.maximum.at(features, (cells[0], cells[1]), cells[2])  # a model's best rank in each source
+            features[:, : len(SOURCES)] = ranks  # a model's best rank in each source
             features[:, len(SOURCES) : len(SOURCES) + len(MODEL_FEATURES)] = self._model_features(
                 query.payload, payloads
             )
             features[:, -1] = [self._underused(p, filters) for p in payloads]
-        return Candidates(list(index), payloads, features)
+        return Candidates(ids, payloads, features)
 
     def _underused(self, payload: Mapping[str, Any], filters: Filters) -> bool:
         """Under 100 downloads while five models of its purpose have ten times as many (see FIXED_WEIGHTS)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from hfmrs.filters import Filters, Index, payload_indexes
@@ -63,6 +63,7 @@ HIT_FIELDS = (
     "copy",
     "test_copy",
     "quality",
+    "formats",
 )
 
 # Candidates a quantized search rescores on the originals, as a multiple of the limit.  Sent with every
@@ -113,6 +114,29 @@ class Search:
     limit: int
     filters: Filters | None = None
     order_by: str | None = None
+
+
+class RankedListCache:
+    """Results of searches that do not depend on the query's vector, such as the most downloaded models of
+    a purpose (``order_by`` searches), kept per open build: the same list serves every request that asks.
+    Keyed without the excluded ids (the caller drops its query from the list); the oldest is evicted."""
+
+    def __init__(self, store: ModelStore, size: int):
+        self.store, self.size = store, size
+        self._lists: dict[Search, list[Hit]] = {}
+
+    def __call__(self, search: Search) -> list[Hit]:
+        key = replace(search, filters=Filters(**search.filters.values) if search.filters else None)
+        hits = self._lists.get(key)
+        if hits is None:
+            hits = self.store.search_many([key])[0]
+            if len(self._lists) >= self.size:
+                self._lists.pop(next(iter(self._lists)))
+            self._lists[key] = hits
+        return hits
+
+    def clear(self) -> None:
+        self._lists.clear()
 
 
 @dataclass(frozen=True)
