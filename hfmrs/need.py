@@ -261,7 +261,25 @@ FORMAT_WORDS = (
     (re.compile(r"core ?ml"), "coreml"),
     (re.compile(r"tflite|tensorflow lite"), "tflite"),
 )
-KEYS = ("tasks", "purposes", "languages", "size")  # what `ignore` may name, besides filter names
+# Fields a need names that no pipeline tag or purpose says: the words that ask for a domain, and the words
+# of a model's name or tags that show one (whole name parts: "med" alone would match "medium").
+DOMAINS: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
+    "medical": (
+        re.compile(r"medic\w*|clinic\w*|biomedic\w*|pubmed|health\w*|radiolog\w*|patients?|\bbio\w*|\behr\b"),
+        ("medical", "medicine", "clinical", "biomedical", "bio", "biomed", "pubmed", "pubmedbert", "biobert",
+         "clinicalbert", "health", "healthcare", "radiology", "medgemma", "meditron", "biomistral", "openbiollm",
+         "med42", "medcpt", "medembed", "medalpaca", "sapbert", "gatortron", "biogpt", "biomedlm", "scibert"),
+    ),
+    "legal": (
+        re.compile(r"legal|\blaw\b|contracts?|court|lawyers?"),
+        ("legal", "law", "legalbert", "inlegalbert", "saul", "casehold", "lexlms", "contracts", "eurlex", "echr"),
+    ),
+    "finance": (
+        re.compile(r"financ\w*|stocks?|trading|crypto\w*|earnings"),
+        ("finance", "financial", "finbert", "fintwitbert", "stocktwits", "crypto", "cryptobert", "fin"),
+    ),
+}  # fmt: skip
+KEYS = ("tasks", "purposes", "languages", "domains", "size")  # what `ignore` may name, besides filter names
 
 
 @dataclass(frozen=True)
@@ -272,12 +290,13 @@ class Understood:
     purposes: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     prefer_small: bool = False
+    domains: tuple[str, ...] = ()
     filters: Mapping[str, Any] = field(default_factory=dict)  # Filters field -> value
 
     def as_dict(self) -> dict[str, Any]:
         """The response's ``understood``: lists and filter values, empty parts left out."""
         out: dict[str, Any] = {}
-        for key in ("tasks", "purposes", "languages"):
+        for key in ("tasks", "purposes", "languages", "domains"):
             if values := getattr(self, key):
                 out[key] = list(values)
         if self.prefer_small:
@@ -292,6 +311,7 @@ class Understood:
             () if "tasks" in drop or "purposes" in drop else self.purposes,
             () if "languages" in drop else self.languages,
             self.prefer_small and "size" not in drop,
+            () if "domains" in drop else self.domains,
             {k: v for k, v in self.filters.items() if k not in drop},
         )
 
@@ -312,7 +332,7 @@ class Understood:
             kept.pop("commercial", None)
         if "format" in given or "library" in given:
             kept.pop("format", None)
-        return Understood(tasks, purposes, languages, self.prefer_small and not explicit.sized, kept)
+        return Understood(tasks, purposes, languages, self.prefer_small and not explicit.sized, self.domains, kept)
 
 
 def _take(pattern: re.Pattern[str], text: str, taken: list[tuple[int, int]]) -> list[re.Match[str]]:
@@ -374,7 +394,8 @@ def understand(text: str) -> Understood:
     languages = _languages(lowered)
     purposes += _language_purposes(purposes, languages)
     Filters(**filters)  # every value the table can produce is valid; this keeps it so
-    return Understood(tuple(tasks), tuple(purposes), tuple(languages), bool(SMALL.search(lowered)), filters)
+    domains = tuple(name for name, (pattern, _) in DOMAINS.items() if pattern.search(lowered))
+    return Understood(tuple(tasks), tuple(purposes), tuple(languages), bool(SMALL.search(lowered)), domains, filters)
 
 
 def _language_purposes(purposes: list[str], languages: list[str]) -> list[str]:

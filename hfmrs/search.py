@@ -19,17 +19,19 @@ constraints (size, memory, licence, format, and any filter the caller gives) fil
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from hfmrs.explain import PURPOSE_NAMES, human_count
 from hfmrs.filters import Filters
-from hfmrs.need import Understood
+from hfmrs.need import DOMAINS, Understood
+from hfmrs.ranking import reciprocal_ranks
 from hfmrs.recommenders.bm25 import bm25_query
-from hfmrs.store.base import BM25, TEXT, Hit, ModelStore, Search
+from hfmrs.store.base import BM25, TEXT, Hit, ModelStore, RankedListCache, Search
 
 METHODS = {
     "fused": "Dense and BM25 retrieval plus the understood task, purpose and language, ranked with a quality prior.",
@@ -38,27 +40,31 @@ METHODS = {
 }
 DEFAULT_METHOD = "fused"
 SOURCES = ("dense", "bm25", "purpose", "purpose_popular", "task", "task_popular", "language")
-MATCHES = ("task", "purpose", "language", "quality", "small", "copy")
+MATCHES = ("task", "purpose", "language", "domain", "quality", "small", "copy")
 FEATURES = (*(f"rank_{s}" for s in SOURCES), *MATCHES)
 RRF_K = 60
-POOL = 100  # candidates of the dense and BM25 searches
+POOL = 50  # candidates of the dense and BM25 searches (100 found nothing more on the tune half)
 FOCUSED_POOL = 100  # ... of each purpose, task and language search
+POPULAR_POOL = 100  # most downloaded of a purpose or task (cached per build: costs nothing per request)
 POPULAR_CACHE = 1024
 # Tuned on the tune half of data/eval/needs (hfmrs.evaluation.needs); the report half is the README's.
 WEIGHTS: dict[str, float] = {
     "rank_dense": 0.25,
-    "rank_bm25": 0.0,  # BM25 still brings candidates (names, tags); as a score it added nothing once tuned
-    "rank_purpose": 1.5,
+    "rank_bm25": 0.5,
+    "rank_purpose": 0.5,
     "rank_purpose_popular": 2.0,
     "rank_task": 0.5,
-    "rank_task_popular": 0.5,
-    "rank_language": 3.0,
-    "task": 0.5,
+    "rank_task_popular": 0.25,
+    "rank_language": 1.5,
+    "task": 0.25,
     "purpose": 0.5,
     "language": 1.5,
+    "domain": 3.0,
     "quality": 3.0,
+    # Tuned to 0 (few needs of the set say "small"); kept at 0.5, which costs the tune half's objective
+    # 0.0006, so that "a small model" is not ignored.
     "small": 0.5,
-    "copy": -1.0,
+    "copy": -1.5,
 }
 
 
@@ -85,7 +91,7 @@ class NeedSearch:
     def __init__(self, store: ModelStore, weights: Mapping[str, float] | None = None):
         self.store = store
         self.weights = {**WEIGHTS, **(weights or {})}
-        self._popular: dict[Search, list[Hit]] = {}
+        self._popular_hits = RankedListCache(store, POPULAR_CACHE)
 
     def weight_vector(self) -> np.ndarray:
         return np.array([self.weights.get(f, 0.0) for f in FEATURES])
@@ -97,15 +103,18 @@ class NeedSearch:
         out: list[tuple[str, Search]] = [("dense", Search(TEXT, list(vector), POOL, filters))]
         if (lexical := bm25_query(text)) is not None:
             out.append(("bm25", Search(BM25, lexical, POOL, filters)))
-        for purpose in _focus(need.purposes, filters.purpose):
+        for i, purpose in enumerate(_focus(need.purposes, filters.purpose)):
             of_purpose = filters.for_purpose(purpose)
-            out.append(("purpose", Search(TEXT, list(vector), FOCUSED_POOL, of_purpose)))
-            out.append(("purpose_popular", Search(TEXT, None, FOCUSED_POOL, of_purpose, order_by="downloads")))
-        for task in _focus(need.tasks, filters.pipeline_tag):
+            if i == 0:  # the nearest of the main purpose; of a second one, its most used only (cached: free)
+                out.append(("purpose", Search(TEXT, list(vector), FOCUSED_POOL, of_purpose)))
+            out.append(("purpose_popular", Search(TEXT, None, POPULAR_POOL, of_purpose, order_by="downloads")))
+        # A purpose is a task made specific: its searches cover the task's, so tasks are searched only for
+        # needs with no purpose ("image generation", "object detection").
+        for task in [] if need.purposes and filters.purpose is None else _focus(need.tasks, filters.pipeline_tag):
             of_task = filters.replace(pipeline_tag=task)
             out.append(("task", Search(TEXT, list(vector), FOCUSED_POOL, of_task)))
-            out.append(("task_popular", Search(TEXT, None, FOCUSED_POOL, of_task, order_by="downloads")))
-        for language in _focus(need.languages, filters.language):
+            out.append(("task_popular", Search(TEXT, None, POPULAR_POOL, of_task, order_by="downloads")))
+        for language in _focus(need.languages, filters.language)[:1]:
             out.append(("language", Search(TEXT, list(vector), FOCUSED_POOL, filters.replace(language=language))))
         return out
 
@@ -115,37 +124,16 @@ class NeedSearch:
         results = iter(self.store.search_many(fresh))
         return [next(results) if s.order_by is None else self._popular_hits(s) for _, s in searches]
 
-    def _popular_hits(self, search: Search) -> list[Hit]:
-        key = replace(search, filters=Filters(**search.filters.values) if search.filters else None)
-        hits = self._popular.get(key)
-        if hits is None:
-            hits = self.store.search_many([key])[0]
-            if len(self._popular) >= POPULAR_CACHE:
-                self._popular.pop(next(iter(self._popular)))
-            self._popular[key] = hits
-        return hits
-
     def candidates(self, text: str, vector: Sequence[float], need: Understood, filters: Filters) -> Found:
         searches = self.searches(text, vector, need, filters)
-        index: dict[str, int] = {}
-        payloads: list[dict[str, Any]] = []
-        cells: tuple[list[int], list[int], list[float]] = ([], [], [])
-        for (source, _), hits in zip(searches, self._run(searches), strict=True):
-            column = FEATURES.index(f"rank_{source}")
-            for rank, hit in enumerate(hits):
-                if hit.model_id in filters.exclude:
-                    continue
-                row = index.setdefault(hit.model_id, len(payloads))
-                if row == len(payloads):
-                    payloads.append(hit.payload)
-                cells[0].append(row)
-                cells[1].append(column)
-                cells[2].append(RRF_K / (RRF_K + rank))
+        found = zip(searches, self._run(searches), strict=True)
+        lists = [(FEATURES.index(f"rank_{source}"), hits) for (source, _), hits in found]
+        ids, payloads, ranks = reciprocal_ranks(lists, len(SOURCES), filters.exclude, RRF_K)
         features = np.zeros((len(payloads), len(FEATURES)))
         if payloads:
-            np.maximum.at(features, (cells[0], cells[1]), cells[2])  # a model's best rank in each source
+            features[:, : len(SOURCES)] = ranks
             features[:, len(SOURCES) :] = match_features(need, payloads, copies_wanted=filters.format is not None)
-        return Found(list(index), payloads, features)
+        return Found(ids, payloads, features)
 
     def search(self, text: str, vector: Sequence[float], k: int, need: Understood, filters: Filters) -> list[Hit]:
         """The ``k`` best candidates (more when ties straddle the cut), best first."""
@@ -155,6 +143,15 @@ class NeedSearch:
         scores = found.features @ self.weight_vector()
         order = sorted(range(len(scores)), key=lambda i: (-scores[i], -(found.payloads[i].get("downloads") or 0)))
         return [Hit(found.ids[i], float(scores[i]), found.payloads[i]) for i in order[:k]]
+
+
+_SPLIT = re.compile(r"[-_./\s]+")
+
+
+def _words(payload: Mapping[str, Any]) -> set[str]:
+    """The lower-cased words of a model's name and its tags (what shows a domain)."""
+    name = str(payload.get("id") or "").rsplit("/", 1)[-1].lower()
+    return {*_SPLIT.split(name), *(t.lower() for t in payload.get("tags") or ())}
 
 
 def _focus(values: Sequence[str], explicit: str | None) -> list[str]:
@@ -168,6 +165,7 @@ def match_features(need: Understood, payloads: Sequence[Mapping[str, Any]], copi
     task_credit = {t: 1.0 if i == 0 else 0.5 for i, t in reversed(list(enumerate(need.tasks)))}
     purpose_credit = {p: 1.0 if i == 0 or ":" in p else 0.5 for i, p in reversed(list(enumerate(need.purposes)))}
     languages = set(need.languages)
+    domain_words = frozenset().union(*(DOMAINS[d][1] for d in need.domains))
     rows = []
     for p in payloads:
         purposes = p.get("purposes") or ()
@@ -176,6 +174,7 @@ def match_features(need: Understood, payloads: Sequence[Mapping[str, Any]], copi
                 task_credit.get(p.get("pipeline_tag"), 0.0),
                 max((purpose_credit.get(x, 0.0) for x in purposes), default=0.0),
                 float(bool(languages) and not languages.isdisjoint(p.get("languages") or ())),
+                float(bool(domain_words) and not domain_words.isdisjoint(_words(p))),
                 float(p.get("quality") or 0.0),
                 smallness(p.get("params_billions")) if need.prefer_small else 0.0,
                 float(not copies_wanted and bool(p.get("copy") or p.get("test_copy"))),

@@ -95,3 +95,12 @@ def test_parts_can_be_removed():
     assert need.without(["tasks"]).tasks == () and need.without(["tasks"]).purposes == ()
     assert "max_params_billions" not in need.without(["max_params_billions"]).filters
     assert not understand("small TTS").without(["size"]).prefer_small
+
+
+def test_domains_are_read_and_can_be_removed():
+    assert understand("legal domain BERT").domains == ("legal",)
+    assert understand("medical question answering LLM").domains == ("medical",)
+    assert understand("sentiment of stock market tweets").domains == ("finance",)
+    assert understand("legal domain BERT").as_dict()["domains"] == ["legal"]
+    assert understand("legal domain BERT").without(["domains"]).domains == ()
+    assert understand("medium sized chat model").domains == ()  # "medium" is no medical word

@@ -91,3 +91,10 @@ def test_bad_search_input_is_refused(search):
 def test_smallness():
     assert smallness(0.01) == 1.0 and smallness(1.0) == 0.5 and smallness(100) == 0.0
     assert smallness(None) == 0.3
+
+
+def test_a_domain_ranks_the_domain_models_of_the_task_first(search):
+    ids = [r.id.lower() for r in search("legal domain BERT", k=5).results]
+    assert all(any(word in i for word in ("legal", "law", "contracts")) for i in ids[:3]), ids
+    plain = [r.id.lower() for r in search("legal domain BERT", k=5, ignore=["domains"]).results]
+    assert not any("legal" in i for i in plain[:3]), plain  # without the domain: the well-known BERTs
