@@ -248,7 +248,11 @@ def search(
     engine = open_engine(settings)
     try:
         encoder = load_encoder(
-            settings.encoder, device=settings.encoder_device, max_seq_length=settings.encoder_max_seq_length
+            settings.encoder,
+            device=settings.encoder_device,
+            max_seq_length=settings.encoder_max_seq_length,
+            runtime=settings.encoder_runtime,
+            cache_dir=settings.home / "onnx",
         )
         vector = encoder.encode([text])[0].tolist()
         result = engine.search(

@@ -110,8 +110,128 @@ def encoder_name(model: str, max_seq_length: int) -> str:
     return f"{slug}@{max_seq_length}"
 
 
-def load_encoder(name: str, device: str = "auto", batch_size: int = 128, max_seq_length: int = 128) -> Encoder:
+def load_encoder(
+    name: str,
+    device: str = "auto",
+    batch_size: int = 128,
+    max_seq_length: int = 128,
+    runtime: str = "torch",
+    cache_dir: Path | None = None,
+) -> Encoder:
+    """The encoder ``name``: PyTorch, or with ``runtime`` "onnx" (or "auto" on a CPU) ONNX Runtime, whose
+    graph is exported once into ``cache_dir``.  "auto" falls back to PyTorch when ONNX cannot run it."""
+    if runtime not in ("auto", "onnx", "torch"):
+        raise ValueError(f"unknown encoder runtime {runtime!r}; choose one of: auto, onnx, torch")
+    on_cpu = resolve_device(device) == "cpu"
+    if runtime == "onnx" or (runtime == "auto" and on_cpu):
+        try:
+            return OnnxEncoder(name, cache_dir or Path(".hfmrs") / "onnx", batch_size, max_seq_length)
+        except Exception as error:  # a missing package, an unsupported model: PyTorch computes the same
+            if runtime == "onnx":
+                raise
+            log.warning("ONNX Runtime cannot run %s (%s); using PyTorch", name, error)
     return SentenceTransformerEncoder(name, device=device, batch_size=batch_size, max_seq_length=max_seq_length)
+
+
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+ONNX_MIN_COSINE = 0.9999  # an exported graph must give the PyTorch model's vectors, or it is not used
+
+
+class OnnxEncoder:
+    """The same sentence-transformers model run by ONNX Runtime on the CPU.
+
+    For one short text (a search query) PyTorch spends most of its time dispatching operators: on 2 cores
+    MiniLM takes ~15 ms per query there and ~4 ms here (benchmarks/search_latency.py).  The graph (the
+    transformer, mean pooling and normalisation) is exported once from the local weights into
+    ``cache_dir`` and checked against PyTorch's vectors; later starts load only the tokenizer and graph.
+    Only mean-pooled models are supported (MiniLM and most sentence-transformers models)."""
+
+    def __init__(self, model: str, cache_dir: Path, batch_size: int = 128, max_seq_length: int = 128):
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        path = bundled_model_path() if model == BUNDLED_MINILM else Path(model)
+        if not path.exists():
+            raise ValueError(f"encoder model {model!r} not found on disk (HFMRS_ENCODER takes a local path)")
+        self.name = encoder_name(model, max_seq_length)
+        self.batch_size, self.max_seq_length = batch_size, max_seq_length
+        graph = Path(cache_dir) / f"{self.name}.onnx"
+        if not graph.exists():
+            export_onnx(path, graph, max_seq_length)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+        self.device = "cpu"
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            tokens = self.tokenizer(
+                batch, padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="np"
+            )
+            feed = {name: np.asarray(tokens[name], dtype=np.int64) for name in self.inputs}
+            out.append(self.session.run(None, feed)[0])
+        return np.vstack(out).astype(np.float32)
+
+
+def export_onnx(path: Path, graph: Path, max_seq_length: int) -> None:
+    """Export a mean-pooled sentence-transformers model, its vectors normalised as
+    :class:`SentenceTransformerEncoder` returns them, to ``graph``: atomically, and only after checking the
+    graph gives the model's own vectors."""
+    import onnxruntime as ort
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    modules = list(model)
+    pooling = modules[1] if len(modules) > 1 else None
+    if not isinstance(pooling, Pooling) or pooling.get_config_dict().get("pooling_mode") != "mean":
+        raise ValueError("only mean-pooled sentence-transformers models are exported to ONNX")
+    transformer = modules[0].auto_model.eval()
+    probe = model.tokenizer(["a probe sentence for the exported graph"], return_tensors="pt")
+    names = [n for n in ONNX_INPUTS if n in probe]
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer  # a submodule: its weights are exported as the graph's weights
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            feed = dict(zip(names, inputs, strict=True))
+            hidden = self.transformer(**feed).last_hidden_state
+            mask = feed["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1)  # as SentenceTransformerEncoder encodes
+
+    graph.parent.mkdir(parents=True, exist_ok=True)
+    tmp = graph.with_suffix(".tmp.onnx")
+    with torch.no_grad():
+        torch.onnx.export(
+            Pooled(),
+            tuple(probe[n] for n in names),
+            str(tmp),
+            input_names=names,
+            output_names=["vector"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names},
+            opset_version=17,
+            dynamo=False,
+        )
+    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    got = session.run(None, {n: probe[n].numpy() for n in names})[0][0]
+    want = model.encode(["a probe sentence for the exported graph"], normalize_embeddings=True)[0]
+    cosine = float(np.dot(got, want) / (np.linalg.norm(got) * np.linalg.norm(want)))
+    if cosine < ONNX_MIN_COSINE:
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"the exported graph's vectors differ from the model's (cosine {cosine:.5f})")
+    os.replace(tmp, graph)
+    log.info("exported %s to ONNX (%s)", path.name, graph)
 
 
 class LazyEncoder:

@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
                     device=settings.encoder_device,
                     batch_size=settings.encoder_batch_size,
                     max_seq_length=settings.encoder_max_seq_length,
+                    runtime=settings.encoder_runtime,
+                    cache_dir=settings.home / "onnx",
                 )
             return state["encoder"]
 
