@@ -25,8 +25,9 @@ CASES = {
     "api_load.py": ["machine", "load", "seed"],
     "cold_start.py": ["machine", "cold_start", "encoder"],
     "gpu_embed.py": ["machine", "result"],
+    "search_latency.py": ["machine", "results", "models"],
 }
-USES_MINILM = {"cold_start.py", "gpu_embed.py"}
+USES_MINILM = {"cold_start.py", "gpu_embed.py", "search_latency.py"}
 
 
 @pytest.mark.parametrize(
