@@ -230,28 +230,13 @@ def evaluate_judged_build(
         methods = [m for m in engine.methods if config.wants(m)]
         for half in ("report", "tune"):
             for query_set in query_sets(judged, half):
-                evaluator = Evaluator(
-                    query_set.queries,
-                    query_set.relevant,
-                    name=query_set.name,
-                    k_values=JUDGED_K,
-                    downloads=catalog_downloads,
-                    catalog_size=len(engine.ids),
-                    resamples=config.resamples,
-                    seed=config.seed,
-                    show_progress=show_progress,
-                )
                 recommenders = judged_recommenders(engine, methods, max(JUDGED_K), config.wants("naive-fusion"))
                 if config.wants("popularity"):
                     recommenders["popularity"] = popularity_ranking(catalog_downloads, max(JUDGED_K))
-                results = {name: evaluator.evaluate(rec) for name, rec in recommenders.items()}
-                sets[query_set.name] = {
-                    "description": f"{query_set.description} (build {result.build_id})",
-                    "stats": query_set.stats,
-                    "k": list(JUDGED_K),
-                    "methods": {n: {key: est.to_dict() for key, est in r.metrics.items()} for n, r in results.items()},
-                    "paired": paired_differences(evaluator, results, engine.default_method),
-                }
+                sets[query_set.name] = set_block(
+                    query_set, recommenders, JUDGED_K, engine, catalog_downloads, config, show_progress,
+                    (engine.default_method, PAIRED_METRICS), result.build_id,
+                )  # fmt: skip
         if needs:
             sets.update(evaluate_needs(engine, list(needs), encoder, config, catalog_downloads, show_progress))
     finally:
@@ -273,37 +258,51 @@ def evaluate_needs(
     vectors = dict(zip(texts, encoder.encode(texts), strict=True))
     k = max(NEEDS_K)
 
-    def method_of(name: str) -> Callable[[str], Ranked]:
-        return lambda text: [
-            (r.id, r.score) for r in engine.search(text, vectors[text].tolist(), k=k, method=name).results
-        ]
-
     sets: dict[str, Any] = {}
     for half in ("report", "tune"):
         query_set_ = needs_query_set(needs, half)
-        evaluator = Evaluator(
-            query_set_.queries,
-            query_set_.relevant,
-            name=query_set_.name,
-            k_values=NEEDS_K,
-            downloads=downloads,
-            catalog_size=len(engine.ids),
-            resamples=config.resamples,
-            seed=config.seed,
-            show_progress=show_progress,
-        )
         recommenders = {name: search_ranking(engine, name, vectors, k) for name in SEARCH_METHODS if config.wants(name)}
         if config.wants("popularity"):
             recommenders["popularity"] = popularity_ranking(downloads, k)
-        results = {name: evaluator.evaluate(rec) for name, rec in recommenders.items()}
-        sets[query_set_.name] = {
-            "description": f"{query_set_.description} (build {engine.build_id})",
-            "stats": query_set_.stats,
-            "k": list(NEEDS_K),
-            "methods": {n: {key: est.to_dict() for key, est in r.metrics.items()} for n, r in results.items()},
-            "paired": paired_differences(evaluator, results, DEFAULT_SEARCH_METHOD, NEEDS_PAIRED_METRICS),
-        }
+        sets[query_set_.name] = set_block(
+            query_set_, recommenders, NEEDS_K, engine, downloads, config, show_progress,
+            (DEFAULT_SEARCH_METHOD, NEEDS_PAIRED_METRICS), engine.build_id,
+        )  # fmt: skip
     return sets
+
+
+def set_block(
+    query_set: QuerySet,
+    recommenders: dict[str, Callable[[str], Ranked]],
+    k_values: Sequence[int],
+    engine: Engine,
+    downloads: dict[str, int],
+    config: EvaluationConfig,
+    show_progress: bool,
+    paired: tuple[str, Sequence[tuple[str, int]]],
+    build_id: str,
+) -> dict[str, Any]:
+    """One query set scored for every recommender, with the default (``paired[0]``) minus each method
+    query by query on ``paired[1]``'s metrics: the report's block for the set."""
+    evaluator = Evaluator(
+        query_set.queries,
+        query_set.relevant,
+        name=query_set.name,
+        k_values=k_values,
+        downloads=downloads,
+        catalog_size=len(engine.ids),
+        resamples=config.resamples,
+        seed=config.seed,
+        show_progress=show_progress,
+    )
+    results = {name: evaluator.evaluate(rec) for name, rec in recommenders.items()}
+    return {
+        "description": f"{query_set.description} (build {build_id})",
+        "stats": query_set.stats,
+        "k": list(k_values),
+        "methods": {n: {key: est.to_dict() for key, est in r.metrics.items()} for n, r in results.items()},
+        "paired": paired_differences(evaluator, results, paired[0], paired[1]),
+    }
 
 
 PAIRED_METRICS = (("ndcg", JUDGED_K[0]), ("recall", JUDGED_K[-1]))
