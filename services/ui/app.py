@@ -84,6 +84,8 @@ class Controls:
     go: gr.Button
     describe_box: gr.Textbox
     describe_go: gr.Button
+    chips: gr.CheckboxGroup  # what the search understood; unticking one drops it (`ignore=`)
+    chip_choices: gr.State  # the chips of the last new search, kept while some are unticked
 
 
 def controls_column(choices: list[tuple[str, str]], default: str | None) -> Controls:
@@ -110,7 +112,11 @@ def controls_column(choices: list[tuple[str, str]], default: str | None) -> Cont
         max_length=1000,
     )
     describe_go = gr.Button("Search by description")
-    return Controls(picker, method, k, sort, relation, filters, go, describe_box, describe_go)
+    chips = gr.CheckboxGroup(
+        label="Understood from your words (untick to drop)", choices=[], value=[], visible=False, elem_id="understood"
+    )
+    chip_choices = gr.State([])
+    return Controls(picker, method, k, sort, relation, filters, go, describe_box, describe_go, chips, chip_choices)
 
 
 def _dataframe(value: pd.DataFrame, datatypes: list[str], widths: list[str], label: str, elem_id: str) -> gr.Dataframe:
@@ -213,13 +219,27 @@ class Actions:
         return self.results(result, "model")
 
     def describe(self, text: str | None, k: float, sort: str | None, *filters: Any) -> tuple[Any, ...]:
-        return self.results(handlers.describe(self.client, text, k, sort, self._filters(filters)), "text")
+        """A new search: everything understood applies, and becomes the chips."""
+        result = handlers.describe(self.client, text, k, sort, self._filters(filters))
+        chips = handlers.understood_chips(result.understood)
+        box = gr.CheckboxGroup(choices=chips, value=[key for _, key in chips], visible=bool(chips))
+        return (*self.results(result, "text"), box, chips)
 
-    def controls(self, mode: str, model_id: str | None, text: str | None, *rest: Any) -> tuple[Any, ...]:
+    def redescribe(
+        self, text: str | None, ticked: list[str], chips: list[Any], k: float, sort: str | None, *filters: Any
+    ) -> tuple[Any, ...]:
+        """The same search without the chips the user unticked (the chips stay, to be ticked again)."""
+        ignore = [key for _, key in chips or [] if key not in (ticked or [])]
+        result = handlers.describe(self.client, text, k, sort, self._filters(filters), ignore=ignore)
+        return self.results(result, "text")
+
+    def controls(
+        self, mode: str, model_id: str | None, text: str | None, ticked: list[str], chips: list[Any], *rest: Any
+    ) -> tuple[Any, ...]:
         # A changed control re-runs whatever the user last asked for: a model's neighbours or a description.
         method, k, sort, relation, *filters = rest
         if mode == "text" and (text or "").strip():
-            return self.describe(text, k, sort, *filters)
+            return self.redescribe(text, ticked, chips, k, sort, *filters)
         return self.recommend(model_id, method, k, sort, relation, *filters)
 
     def suggest(self, data: gr.KeyUpData) -> Any:
@@ -272,9 +292,13 @@ def wire(do: Actions, c: Controls, t: Tabs, demo: gr.Blocks) -> None:
     c.picker.change(do.recommend, recommend_inputs, results, api_name="recommend")
     c.go.click(do.recommend, recommend_inputs, results, api_visibility="private")
     describe_inputs = [c.describe_box, c.k, c.sort, *filters]
-    c.describe_box.submit(do.describe, describe_inputs, results, api_name="describe")
-    c.describe_go.click(do.describe, describe_inputs, results, api_visibility="private")
-    control_inputs = [mode, c.picker, c.describe_box, c.method, c.k, c.sort, c.relation, *filters]
+    described = [*results, c.chips, c.chip_choices]
+    c.describe_box.submit(do.describe, describe_inputs, described, api_name="describe")
+    c.describe_go.click(do.describe, describe_inputs, described, api_visibility="private")
+    chip_inputs = [c.describe_box, c.chips, c.chip_choices, c.k, c.sort, *filters]
+    c.chips.input(do.redescribe, chip_inputs, results, api_visibility="private")
+    control_inputs = [mode, c.picker, c.describe_box, c.chips, c.chip_choices, c.method, c.k, c.sort, c.relation]
+    control_inputs += filters
     for control in (c.method, c.sort, c.relation, *filters):
         control.input(do.controls, control_inputs, results, api_visibility="private")
     c.k.release(do.controls, control_inputs, results, api_visibility="private")

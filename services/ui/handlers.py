@@ -277,6 +277,7 @@ class Results:
     message: str = ""
     results: list[dict[str, Any]] = field(default_factory=list)  # the API's results, in order
     query: str | None = None  # the canonical id of the query model
+    understood: dict[str, Any] = field(default_factory=dict)  # a search's reading of the text
 
     @property
     def ids(self) -> list[str]:
@@ -380,8 +381,10 @@ def describe(
     k: float | int | None = 10,
     sort: str | None = "score",
     filters: Mapping[str, Any] | None = None,
+    ignore: Sequence[str] = (),
 ) -> Results:
-    """Models matching a free-text description (GET /v1/search)."""
+    """Models matching a free-text description (GET /v1/search); ``ignore`` drops parts of what the API
+    understood (the chips a user unticked)."""
     text = (text or "").strip()
     if not text:
         return Results(message="Describe what you need first, e.g. *small English speech recognition model*.")
@@ -391,18 +394,43 @@ def describe(
         "sort": sort or "score",
         **filter_params(filters),
     }
+    if ignore:
+        params["ignore"] = list(ignore)
     body = _guard(client, lambda: client.get("/v1/search", **params))
     if isinstance(body, str):
         return Results(message=body)
-    results = body["results"]
+    results, understood = body["results"], body.get("understood") or {}
     if not results:
-        return Results(message=NO_RESULTS + notes_text(body))
+        return Results(message=NO_RESULTS + notes_text(body), understood=understood)
     return Results(
         rows=result_rows(results),
         figure=score_chart(results, f"Matches for “{text[:60]}”"),
         message=f"{len(results)} models matching “{md_text(text[:200])}”." + notes_text(body),
         results=results,
+        understood=understood,
     )
+
+
+CHIP_NAMES = {"tasks": "task", "purposes": "for", "languages": "language", "domains": "domain"}
+
+
+def understood_chips(understood: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What the API understood, as (label, key) pairs for removable chips: ``("language: de", "languages")``.
+    Purposes ride with tasks (dropping the task drops both), so they get no chip of their own."""
+    labels = {f.name: f.label for f in public_fields()}
+    chips = []
+    for key, value in understood.items():
+        if key == "purposes" and "tasks" in understood:
+            continue
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        if key == "size":
+            label = "prefers small models"
+        elif value is True:
+            label = labels.get(key, key).lower()
+        else:
+            label = f"{CHIP_NAMES.get(key) or labels.get(key, key).lower()}: {shown}"
+        chips.append((label[:80], key))
+    return chips
 
 
 # -- compare two methods ----------------------------------------------------------------------------------

@@ -99,3 +99,25 @@ def test_model_preselected_from_the_url(browser, ui_server: LiveServer):
         assert "google-bert/bert-base-uncased" in page.locator("#status").inner_text()
     finally:
         page.close()
+
+
+def test_describe_a_need_and_untick_what_was_understood(browser, ui_server: LiveServer):
+    page = _page(browser, [])
+    try:
+        page.goto(ui_server.url + "/", wait_until="domcontentloaded")
+        box = page.get_by_label("…or describe what you need")
+        box.fill("image classification in German")
+        page.get_by_role("button", name="Search by description").click()
+        chips = page.locator("#understood")
+        chips.get_by_text("task: image-classification").wait_for()
+        language = chips.get_by_label("language: de")
+        assert language.is_checked()
+        page.locator("#results-table").get_by_text("vision/vit-base").filter(visible=True).first.wait_for()
+        language.uncheck()  # the search runs again without it; the chip stays, to be ticked again
+        page.wait_for_timeout(500)
+        assert not language.is_checked() and chips.get_by_label("task: image-classification").is_checked()
+        assert "models matching" in page.locator("#status").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui-search.png"), full_page=True)
+    finally:
+        page.close()

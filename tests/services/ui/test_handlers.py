@@ -190,3 +190,20 @@ def test_fits_in_memory_choice_becomes_api_parameters():
     assert handlers.filter_params({"fits_in_gb": "8", "dtype": "int8"}) == {"fits_in_gb": 8.0, "dtype": "int8"}
     assert handlers.filter_params({"fits_in_gb": handlers.ANY}) == {}
     assert handlers.filter_params({"fits_in_gb": "lots"}) == {}
+
+
+def test_describe_shows_what_it_understood_as_removable_chips(client: RecommenderClient):
+    result = handlers.describe(client, "speech recognition under 1B parameters in German", k=3)
+    assert result.understood["tasks"] == ["automatic-speech-recognition"]
+    chips = handlers.understood_chips(result.understood)
+    assert chips == [
+        ("task: automatic-speech-recognition", "tasks"),
+        ("language: de", "languages"),
+        ("at most (billion parameters): 1.0", "max_params_billions"),
+    ]
+    fewer = handlers.describe(client, "speech recognition under 1B parameters in German", ignore=["languages", "tasks"])
+    assert set(fewer.understood) == {"max_params_billions"}
+    assert handlers.understood_chips({"commercial": True, "size": "small"}) == [
+        ("commercial use", "commercial"),
+        ("prefers small models", "size"),
+    ]
