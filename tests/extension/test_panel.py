@@ -220,6 +220,8 @@ def test_options_page_offers_the_apis_methods_and_validates(browser, recommender
         page.fill("#apiBase", recommender)
         page.press("#apiBase", "Tab")  # "change": the method list is reloaded from this API
         expect(page.locator("#methodHint")).to_have_text("Methods offered by this API.")
+        # (the saved API's list may be showing first: wait for this API's five entries)
+        expect(page.locator("#method option")).to_have_count(5)
         values = page.locator("#method option").evaluate_all("options => options.map(o => o.value)")
         assert values == ["", "cosine", "jaccard", "bm25", "fused"]
         expect(page.locator("#method option").first).to_have_text("Server default (cosine)")
