@@ -154,6 +154,17 @@ def _words(payload: Mapping[str, Any]) -> set[str]:
     return {*_SPLIT.split(name), *(t.lower() for t in payload.get("tags") or ())}
 
 
+MULTILINGUAL_FROM = 10  # a card listing this many languages is multilingual, tagged so or not (Whisper: 99)
+
+
+def speaks(card_languages: Sequence[str], wanted: set[str]) -> bool:
+    """Whether a model's card languages answer the understood ones ("multilingual" is also read from a
+    long list)."""
+    if not wanted.isdisjoint(card_languages):
+        return True
+    return "multilingual" in wanted and len(card_languages) >= MULTILINGUAL_FROM
+
+
 def _focus(values: Sequence[str], explicit: str | None) -> list[str]:
     """The understood values a focused search is run for: the first two (none when the caller fixed it)."""
     return [] if explicit is not None else list(values[:2])
@@ -173,7 +184,7 @@ def match_features(need: Understood, payloads: Sequence[Mapping[str, Any]], copi
             (
                 task_credit.get(p.get("pipeline_tag"), 0.0),
                 max((purpose_credit.get(x, 0.0) for x in purposes), default=0.0),
-                float(bool(languages) and not languages.isdisjoint(p.get("languages") or ())),
+                float(bool(languages) and speaks(p.get("languages") or (), languages)),
                 float(bool(domain_words) and not domain_words.isdisjoint(_words(p))),
                 float(p.get("quality") or 0.0),
                 smallness(p.get("params_billions")) if need.prefer_small else 0.0,

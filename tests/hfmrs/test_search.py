@@ -98,3 +98,10 @@ def test_a_domain_ranks_the_domain_models_of_the_task_first(search):
     assert all(any(word in i for word in ("legal", "law", "contracts")) for i in ids[:3]), ids
     plain = [r.id.lower() for r in search("legal domain BERT", k=5, ignore=["domains"]).results]
     assert not any("legal" in i for i in plain[:3]), plain  # without the domain: the well-known BERTs
+
+
+def test_multilingual_reads_a_long_language_list():
+    from hfmrs.search import speaks
+
+    assert speaks(["en", "de"], {"de"}) and not speaks(["en"], {"de"})
+    assert speaks([f"l{i}" for i in range(12)], {"multilingual"}) and not speaks(["en", "fr"], {"multilingual"})
