@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     encoder_device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.")
     encoder_batch_size: int = Field(128, ge=1, description="Texts per encoder batch.")
     encoder_max_seq_length: int = Field(128, ge=8, description="Tokens the encoder reads per text.")
+    mcp: bool = Field(
+        False, description="Serve the MCP tools (for AI assistants) over streamable HTTP at /mcp on the recommender."
+    )
     encoder_runtime: Literal["auto", "onnx", "torch"] = Field(
         "auto",
         description="What runs the encoder for queries (the embedder service, `hfmrs search`): 'auto' = ONNX Runtime "

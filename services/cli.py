@@ -121,6 +121,8 @@ def up(
     typer.echo(f"  ingest             {base}:{port(settings, Service.ingest)}")
     if ui:
         typer.echo(f"  web UI             {base}:{port(settings, Service.ui)}")
+    if settings.mcp:
+        typer.echo(f"  MCP (assistants)   {base}:{port(settings, Service.recommender)}/mcp")
     typer.echo(f"  admin token        {settings.admin_token}")
     if train and _needs_training(settings):
         threading.Thread(target=_train_in_background, args=(settings,), name="train", daemon=True).start()
@@ -162,8 +164,31 @@ def _train_in_background(settings: Settings) -> None:
     log.info("trained build %s is live", result.build_id)
 
 
+def mcp() -> None:
+    """Serve HFMRS's tools to an AI assistant over stdio (Model Context Protocol): similar_models,
+    search_models, model_info, list_methods, over the local build."""
+    from hfmrs.cli import open_engine
+    from hfmrs.embedding import load_encoder
+    from services.mcp.server import LocalBackend, make_server
+
+    settings = get_settings()
+    engine = open_engine(settings)
+    encoder = load_encoder(
+        settings.encoder,
+        device=settings.encoder_device,
+        max_seq_length=settings.encoder_max_seq_length,
+        runtime=settings.encoder_runtime,
+        cache_dir=settings.home / "onnx",
+    )
+    try:
+        make_server(LocalBackend(engine, encoder)).run("stdio")
+    finally:
+        engine.close()
+
+
 app.command()(serve)
 app.command()(up)
+app.command()(mcp)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

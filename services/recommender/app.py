@@ -35,7 +35,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except Exception:  # e.g. a Qdrant server not up yet: requests retry the open and answer 503 meanwhile
         log.exception("could not open the served build at start-up")
     settle_heap()
-    yield
+    async with contextlib.AsyncExitStack() as stack:
+        if (mcp := getattr(app.state, "mcp", None)) is not None:  # its streamable-HTTP sessions live here
+            await stack.enter_async_context(mcp.session_manager.run())
+        yield
 
 
 def create_app(
@@ -71,4 +74,17 @@ def create_app(
         summary="Switch to the newest build now",
         dependencies=[admin_guard(settings)],
     )
+    if settings.mcp:
+        mount_mcp(app, settings)
     return app
+
+
+def mount_mcp(app: FastAPI, settings: Settings) -> None:
+    """The MCP tools over streamable HTTP at ``/mcp``, beside the API (its CORS and error handlers apply);
+    they use this app's live engine and embedder."""
+    from services.mcp.server import LiveBackend, make_server
+
+    server = make_server(LiveBackend(app.state.live, app.state.embedder))
+    mcp_app = server.streamable_http_app(streamable_http_path="/mcp", host=settings.host)
+    app.router.routes.extend(mcp_app.routes)
+    app.state.mcp = server
