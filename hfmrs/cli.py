@@ -240,20 +240,14 @@ def search(
     filters: Filters | None = None,
 ) -> None:
     """Models that fit a need described in words (filters: every option from --pipeline-tag on)."""
-    from hfmrs.embedding import load_encoder
+    from hfmrs.embedding import query_encoder
 
     if not text.strip():
         fail("the search text is blank", 'hint: describe what you need, e.g. hfmrs search "German speech recognition"')
     settings = get_settings()
     engine = open_engine(settings)
     try:
-        encoder = load_encoder(
-            settings.encoder,
-            device=settings.encoder_device,
-            max_seq_length=settings.encoder_max_seq_length,
-            runtime=settings.encoder_runtime,
-            cache_dir=settings.home / "onnx",
-        )
+        encoder = query_encoder(settings)
         vector = encoder.encode([text])[0].tolist()
         result = engine.search(
             text, vector, k=n, method=method, sort=sort, filters=filters, understand=understand, ignore=ignore or ()

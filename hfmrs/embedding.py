@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -131,6 +131,19 @@ def load_encoder(
                 raise
             log.warning("ONNX Runtime cannot run %s (%s); using PyTorch", name, error)
     return SentenceTransformerEncoder(name, device=device, batch_size=batch_size, max_seq_length=max_seq_length)
+
+
+def query_encoder(settings: Any) -> Encoder:
+    """The encoder that embeds search queries, as the settings ask (``HFMRS_ENCODER_*``; the ONNX graph
+    is cached under ``HFMRS_HOME/onnx``)."""
+    return load_encoder(
+        settings.encoder,
+        device=settings.encoder_device,
+        batch_size=settings.encoder_batch_size,
+        max_seq_length=settings.encoder_max_seq_length,
+        runtime=settings.encoder_runtime,
+        cache_dir=settings.home / "onnx",
+    )
 
 
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")

@@ -168,18 +168,12 @@ def mcp() -> None:
     """Serve HFMRS's tools to an AI assistant over stdio (Model Context Protocol): similar_models,
     search_models, model_info, list_methods, over the local build."""
     from hfmrs.cli import open_engine
-    from hfmrs.embedding import load_encoder
+    from hfmrs.embedding import query_encoder
     from services.mcp.server import LocalBackend, make_server
 
     settings = get_settings()
     engine = open_engine(settings)
-    encoder = load_encoder(
-        settings.encoder,
-        device=settings.encoder_device,
-        max_seq_length=settings.encoder_max_seq_length,
-        runtime=settings.encoder_runtime,
-        cache_dir=settings.home / "onnx",
-    )
+    encoder = query_encoder(settings)
     try:
         make_server(LocalBackend(engine, encoder)).run("stdio")
     finally:

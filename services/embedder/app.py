@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI
 from pydantic import BaseModel, Field, StringConstraints
 
-from hfmrs.embedding import Encoder, load_encoder
+from hfmrs.embedding import Encoder, query_encoder
 from hfmrs.settings import Settings, get_settings
 from hfmrs.store.builds import open_builds
 from services.common import ApiError, admin_guard, install_error_handlers
@@ -52,14 +52,7 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
     def get_encoder() -> Encoder:
         with lock:
             if "encoder" not in state:
-                state["encoder"] = encoder or load_encoder(
-                    settings.encoder,
-                    device=settings.encoder_device,
-                    batch_size=settings.encoder_batch_size,
-                    max_seq_length=settings.encoder_max_seq_length,
-                    runtime=settings.encoder_runtime,
-                    cache_dir=settings.home / "onnx",
-                )
+                state["encoder"] = encoder or query_encoder(settings)
             return state["encoder"]
 
     @app.post("/embed", response_model=EmbedResponse)

@@ -82,8 +82,15 @@ def _filters(values: dict[str, Any] | None) -> Filters:
         raise ToolError(f"bad filter: {error}") from None
 
 
-def unknown(model_id: str, error: UnknownModelError) -> ToolError:
-    return ToolError(f"unknown model id {model_id!r}; did you mean: {', '.join(error.suggestions)}")
+@contextlib.contextmanager
+def tool_errors(model_id: str) -> Iterator[None]:
+    """The engine's refusals as tool errors an assistant can act on (did-you-mean, the field's range)."""
+    try:
+        yield
+    except UnknownModelError as error:
+        raise ToolError(f"unknown model id {model_id!r}; did you mean: {', '.join(error.suggestions)}") from None
+    except ValueError as error:
+        raise ToolError(str(error)) from None
 
 
 def _check_k(k: int) -> None:
@@ -122,15 +129,8 @@ def make_server(backend: Backend) -> MCPServer:
         filters: dict[str, Any] | None = None,
     ) -> CallToolResult:
         _check_k(k)
-        with backend.engine() as engine:
-            try:
-                result = engine.similar(model_id, k=k, method=method, relation=relation, filters=_filters(filters))
-            except UnknownModelError as error:
-                raise ToolError(
-                    f"unknown model id {model_id!r}; did you mean: {', '.join(error.suggestions)}"
-                ) from None
-            except ValueError as error:
-                raise ToolError(str(error)) from None
+        with backend.engine() as engine, tool_errors(model_id):
+            result = engine.similar(model_id, k=k, method=method, relation=relation, filters=_filters(filters))
         return render(result, f"Models similar to {result.query} ({result.method}, {relation}):")
 
     @server.tool(
@@ -143,25 +143,15 @@ def make_server(backend: Backend) -> MCPServer:
         if not need.strip():
             raise ToolError("need is blank: describe the model you need")
         chosen = _filters(filters)
-        with backend.engine() as engine:
-            try:
-                result = engine.search(need, backend.embed(need), k=k, filters=chosen)
-            except ValueError as error:
-                raise ToolError(str(error)) from None
+        with backend.engine() as engine, tool_errors(need):
+            result = engine.search(need, backend.embed(need), k=k, filters=chosen)
         understood = ", ".join(f"{key}={value}" for key, value in result.understood.items()) or "nothing"
         return render(result, f"Models for {need!r} (understood: {understood}):")
 
     @server.tool(description="Everything the catalog knows about a model: task, library, size, licence, lineage.")
     def model_info(model_id: str) -> dict[str, Any]:
-        with backend.engine() as engine:
-            try:
-                payload = engine.info(model_id)
-            except UnknownModelError as error:
-                raise ToolError(
-                    f"unknown model id {model_id!r}; did you mean: {', '.join(error.suggestions)}"
-                ) from None
-            except ValueError as error:
-                raise ToolError(str(error)) from None
+        with backend.engine() as engine, tool_errors(model_id):
+            payload = engine.info(model_id)
         return {k: v for k, v in payload.items() if k not in ("tokens", "soup")}
 
     @server.tool(description="The recommendation methods of similar_models, with the default.")
