@@ -166,18 +166,31 @@ def _train_in_background(settings: Settings) -> None:
 
 def mcp() -> None:
     """Serve HFMRS's tools to an AI assistant over stdio (Model Context Protocol): similar_models,
-    search_models, model_info, list_methods, over the local build."""
-    from hfmrs.cli import open_engine
+    search_models, model_info, list_methods.  Over the local build; when the services already hold it
+    (`make run`), through their API."""
     from hfmrs.embedding import query_encoder
-    from services.mcp.server import LocalBackend, make_server
+    from hfmrs.engine import Engine
+    from hfmrs.store.builds import NoBuildError
+    from services.clients import RecommenderClient
+    from services.mcp.server import ApiBackend, EngineBackend, make_server
 
     settings = get_settings()
-    engine = open_engine(settings)
-    encoder = query_encoder(settings)
+    engine = None
     try:
-        make_server(LocalBackend(engine, encoder)).run("stdio")
+        engine = Engine.open(settings)
+        backend: Any = EngineBackend.local(engine, lambda: query_encoder(settings))
+    except NoBuildError:
+        typer.echo("error: there is no build yet\nhint: run `hfmrs build` first (or `make run`)", err=True)
+        raise typer.Exit(1) from None
+    except Exception as error:  # Qdrant Edge lets one process open a build: the running services hold it
+        url = settings.recommender_url or f"http://{settings.host}:{settings.recommender_port}"
+        log.info("the build is open in another process (%s); answering through the API at %s", error, url)
+        backend = ApiBackend(RecommenderClient.from_url(url))
+    try:
+        make_server(backend).run("stdio")
     finally:
-        engine.close()
+        if engine is not None:
+            engine.close()
 
 
 app.command()(serve)

@@ -82,9 +82,10 @@ def create_app(
 def mount_mcp(app: FastAPI, settings: Settings) -> None:
     """The MCP tools over streamable HTTP at ``/mcp``, beside the API (its CORS and error handlers apply);
     they use this app's live engine and embedder."""
-    from services.mcp.server import LiveBackend, make_server
+    from services.mcp.server import EngineBackend, make_server
 
-    server = make_server(LiveBackend(app.state.live, app.state.embedder))
+    live, embedder = app.state.live, app.state.embedder
+    server = make_server(EngineBackend(live.acquire, lambda text: embedder.embed([text])[0]))
     mcp_app = server.streamable_http_app(streamable_http_path="/mcp", host=settings.host)
     app.router.routes.extend(mcp_app.routes)
     app.state.mcp = server

@@ -95,6 +95,28 @@ def test_stdio_via_hfmrs_mcp(admin_settings, built):
     assert answers["search"].is_error and "the build was made with" in text(answers["search"])
 
 
+def test_stdio_beside_running_services_goes_through_the_api(admin_settings, live, embedder_http):
+    # The recommender holds the build (one process may open a Qdrant Edge shard): `hfmrs mcp` answers
+    # through its API instead, searches included (embedded by the services' own embedder).
+    app = create_recommender(admin_settings, live=live, embedder=EmbedderClient(embedder_http))
+    with live.acquire():  # the live engine opens the build (and so holds its lock) before the subprocess starts
+        pass
+    with LiveServer(app) as server:
+        env = {
+            **os.environ,
+            "HFMRS_HOME": str(admin_settings.home),
+            "HFMRS_SNAPSHOT_DIR": str(admin_settings.snapshot_dir),
+            "HFMRS_RECOMMENDER_URL": server.url,
+            "HF_HUB_OFFLINE": "1",
+        }
+        command = StdioServerParameters(
+            command=sys.executable, args=["-c", "from services.cli import app; app()", "mcp"], env=env
+        )
+        answers = asyncio.run(asyncio.wait_for(_over_stdio(command), 120))
+    check_common(answers)
+    assert answers["search"].structured_content["understood"]["tasks"] == ["automatic-speech-recognition"]
+
+
 async def _over_stdio(command: StdioServerParameters) -> dict:
     async with Client(command) as client:
         return await exercise(client)
