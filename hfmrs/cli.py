@@ -56,6 +56,15 @@ def open_engine(settings: Settings) -> Engine:
         return Engine.open(settings)
     except NoBuildError:
         fail("there is no build yet", "hint: run `hfmrs build` first (or `make run`)", code=1)
+    except Exception as error:  # Qdrant Edge lets one process open a build: e.g. the running services
+        if "WouldBlock" not in str(error):
+            raise
+        api = settings.recommender_url or f"http://{settings.host}:{settings.recommender_port}"
+        fail(
+            "the build is open in another process (the running services?)",
+            f"hint: ask their API ({api}/docs), or stop them first; `hfmrs mcp` answers through it",
+            code=1,
+        )
 
 
 @app.command()

@@ -111,3 +111,25 @@ def test_tune_fused_prints_both_halves(cli_env, tmp_path):
     empty = run("tune-fused", "--judged-dir", str(tmp_path / "none"))
     assert empty.exit_code == 2 and "no judged query of the tune half" in empty.output and "hint" in empty.output
     assert run("tune-fused", "--rounds", "0").exit_code == 2
+
+
+def test_a_build_held_by_another_process_is_one_line_not_a_traceback(cli_env, settings):
+    import os
+    import subprocess
+    import sys
+
+    hold = (
+        "import sys, time; from hfmrs.engine import Engine; from hfmrs.settings import Settings; "
+        "e = Engine.open(Settings()); print('ready', flush=True); sys.stdin.read()"
+    )
+    env = {**os.environ, "HFMRS_HOME": str(settings.home), "HFMRS_SNAPSHOT_DIR": str(settings.snapshot_dir)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"  # as the running services hold it
+        result = run("info", "gpt2")
+    finally:
+        holder.communicate(input="", timeout=30)
+    assert result.exit_code == 1
+    assert "the build is open in another process" in result.output and "Traceback" not in result.output
