@@ -29,8 +29,9 @@ import numpy as np
 from hfmrs.explain import PURPOSE_NAMES, human_count
 from hfmrs.filters import Filters
 from hfmrs.need import DOMAINS, Understood
-from hfmrs.ranking import reciprocal_ranks
+from hfmrs.ranking import reciprocal_ranks, score_key
 from hfmrs.recommenders.bm25 import bm25_query
+from hfmrs.sizes import format_params
 from hfmrs.store.base import BM25, TEXT, Hit, ModelStore, RankedListCache, Search
 
 METHODS = {
@@ -141,8 +142,8 @@ class NeedSearch:
         if not found.ids:
             return []
         scores = found.features @ self.weight_vector()
-        order = sorted(range(len(scores)), key=lambda i: (-scores[i], -(found.payloads[i].get("downloads") or 0)))
-        return [Hit(found.ids[i], float(scores[i]), found.payloads[i]) for i in order[:k]]
+        hits = [Hit(i, float(score), p) for i, score, p in zip(found.ids, scores, found.payloads, strict=True)]
+        return sorted(hits, key=score_key)[:k]
 
 
 _SPLIT = re.compile(r"[-_./\s]+")
@@ -215,7 +216,7 @@ class NeedExplainer:
         if (downloads := payload.get("downloads") or 0) >= WIDELY_USED_DOWNLOADS:
             reasons.append(f"widely used: {human_count(downloads)} downloads")
         if need.prefer_small and (size := payload.get("params_billions")) and size <= SMALL_BILLIONS:
-            reasons.append(f"small: {format_billions(size)} parameters")
+            reasons.append(f"small: {format_params(size)} parameters")
         return reasons
 
 
@@ -228,8 +229,3 @@ def purpose_name(purpose: str) -> str:
     base, _, detail = purpose.partition(":")
     name = PURPOSE_NAMES.get(base, base)
     return f"{name} ({detail})" if detail else name
-
-
-def format_billions(size: float) -> str:
-    """1.54371 -> "1.5B", 0.0227 -> "23M"."""
-    return f"{size:.2g}B" if size >= 1 else f"{size * 1000:.0f}M"

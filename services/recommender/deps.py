@@ -37,6 +37,9 @@ def checked_model_id(model_id: Annotated[str, Path(description="A Hub id, legacy
 
 ModelId = Annotated[str, Depends(checked_model_id)]
 K = Annotated[int, Query(ge=1, le=K_MAX, description=f"Number of results (1-{K_MAX}).")]
+Collapse = Annotated[
+    bool, Query(description="Group quantized, format and test copies under the model they copy (`variants`).")
+]
 
 
 def query_parameter(field: FilterField) -> inspect.Parameter:

@@ -11,7 +11,7 @@ from hfmrs.search import DEFAULT_METHOD as DEFAULT_SEARCH_METHOD
 from hfmrs.search import METHODS as SEARCH_METHODS
 from services.clients import EmbedderClient
 from services.common import ApiError
-from services.recommender.deps import Embedder, FilterParams, K, Live, ModelId
+from services.recommender.deps import Collapse, Embedder, FilterParams, K, Live, ModelId
 from services.recommender.schemas import Sort
 
 router = APIRouter(prefix="/v1", tags=["models"])
@@ -43,9 +43,7 @@ async def similar(
             "alternatives: other models for the same job; all: both, best first."
         ),
     ] = "all",
-    collapse: Annotated[
-        bool, Query(description="Group quantized, format and test copies under the model they copy (`variants`).")
-    ] = True,
+    collapse: Collapse = True,
 ) -> Similar:
     # The hot path is an async route: the Edge queries take a few milliseconds, more than a thread-pool
     # hand-off would save.
@@ -99,9 +97,7 @@ def search(
         list[str] | None,
         Query(max_length=20, description="Parts of `understood` to drop (tasks, languages, size, or a filter name)."),
     ] = None,
-    collapse: Annotated[
-        bool, Query(description="Group quantized, format and test copies under their original.")
-    ] = True,
+    collapse: Collapse = True,
 ) -> SearchResult:
     if not q.strip():
         raise ApiError(422, "invalid_parameter", "q is blank")
