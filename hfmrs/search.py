@@ -173,9 +173,11 @@ def _focus(values: Sequence[str], explicit: str | None) -> list[str]:
 
 def match_features(need: Understood, payloads: Sequence[Mapping[str, Any]], copies_wanted: bool) -> np.ndarray:
     """The non-rank features (:data:`MATCHES`) of each candidate: the first understood task or purpose
-    counts 1, a later one 0.5 ("code search embeddings" is an embeddings need first)."""
+    counts 1, a later one 0.5 ("code search embeddings" is an embeddings need first), and a language
+    purpose (``translation:en-de``, ``asr:de``) adds 1 on top: every translator is a translator, the
+    English-German one is what was asked."""
     task_credit = {t: 1.0 if i == 0 else 0.5 for i, t in reversed(list(enumerate(need.tasks)))}
-    purpose_credit = {p: 1.0 if i == 0 or ":" in p else 0.5 for i, p in reversed(list(enumerate(need.purposes)))}
+    purpose_credit = {p: 1.0 if i == 0 else 0.5 for i, p in reversed(list(enumerate(need.purposes)))}
     languages = set(need.languages)
     domain_words = frozenset().union(*(DOMAINS[d][1] for d in need.domains))
     rows = []
@@ -184,7 +186,8 @@ def match_features(need: Understood, payloads: Sequence[Mapping[str, Any]], copi
         rows.append(
             (
                 task_credit.get(p.get("pipeline_tag"), 0.0),
-                max((purpose_credit.get(x, 0.0) for x in purposes), default=0.0),
+                max((purpose_credit.get(x, 0.0) for x in purposes), default=0.0)
+                + any(":" in x and x in purpose_credit for x in purposes),  # the language pair itself
                 float(bool(languages) and speaks(p.get("languages") or (), languages)),
                 float(bool(domain_words) and not domain_words.isdisjoint(_words(p))),
                 float(p.get("quality") or 0.0),

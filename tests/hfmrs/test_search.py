@@ -105,3 +105,8 @@ def test_multilingual_reads_a_long_language_list():
 
     assert speaks(["en", "de"], {"de"}) and not speaks(["en"], {"de"})
     assert speaks([f"l{i}" for i in range(12)], {"multilingual"}) and not speaks(["en", "fr"], {"multilingual"})
+
+
+def test_the_language_pair_asked_for_lifts_that_pair(search):
+    ids = [r.id for r in search("translate English to German", k=5).results]
+    assert "Helsinki-NLP/opus-mt-en-de" in ids, ids
