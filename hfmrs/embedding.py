@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -225,7 +226,10 @@ def export_onnx(path: Path, graph: Path, max_seq_length: int) -> None:
 
     graph.parent.mkdir(parents=True, exist_ok=True)
     tmp = graph.with_suffix(".tmp.onnx")
-    with torch.no_grad():
+    # The tracer warns about shapes it treats as constants (the dynamic axes cover them; the vector check
+    # below is the proof): not for the user's log.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             Pooled(),
             tuple(probe[n] for n in names),

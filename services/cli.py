@@ -16,6 +16,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
+import httpx
 import typer
 import uvicorn
 
@@ -74,6 +75,13 @@ def serve(
     _server(app, host, port).run()
 
 
+def _warm(url: str) -> None:
+    try:
+        httpx.get(url, timeout=180.0)
+    except httpx.HTTPError as error:
+        log.warning("could not warm the embedder (%s): the first search loads it", error)
+
+
 def up(
     build: Annotated[bool, typer.Option(help="Build the bundled catalog first when needed.")] = True,
     train: Annotated[
@@ -124,6 +132,10 @@ def up(
     if settings.mcp:
         typer.echo(f"  MCP (assistants)   {base}:{port(settings, Service.recommender)}/mcp")
     typer.echo(f"  admin token        {settings.admin_token}")
+    # Load the embedder's query encoder now (its first load exports an ONNX graph, ~10 s), as a container's
+    # health check does, so the first search does not wait for it.
+    health = f"{base}:{port(settings, Service.embedder)}/health"
+    threading.Thread(target=_warm, args=(health,), name="warm-embedder", daemon=True).start()
     if train and _needs_training(settings):
         threading.Thread(target=_train_in_background, args=(settings,), name="train", daemon=True).start()
         typer.echo("Training k-means clusters and GNN vectors in the background: the kmeans, gnn and hybrid")
