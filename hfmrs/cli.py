@@ -148,6 +148,13 @@ def with_filter_options(command: Callable[..., None]) -> Callable[..., None]:
     return with_filters
 
 
+JSON_FIELDS = ("id", "score", "match", "downloads", "pipeline_tag", "params_billions", "params_source", "relation")
+
+
+def _json_row(r: Any) -> dict[str, Any]:
+    return {**{name: getattr(r, name) for name in JSON_FIELDS}, "variants": r.variants}
+
+
 @app.command()
 @with_filter_options
 def recommend(
@@ -190,20 +197,7 @@ def recommend(
     finally:
         engine.close()
     if as_json:
-        rows = [
-            {
-                "id": r.id,
-                "score": r.score,
-                "downloads": r.downloads,
-                "pipeline_tag": r.pipeline_tag,
-                "params_billions": r.params_billions,
-                "params_source": r.params_source,
-                "relation": r.relation,
-                "variants": r.variants,
-            }
-            for r in result.results
-        ]
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([_json_row(r) for r in result.results], indent=2))
         return
     table = Table(title=f"similar to {result.query} ({result.method}, sort={sort})")
     names = [r.id + (f" (+{len(r.variants)} copies)" if r.variants else "") for r in result.results]
@@ -212,7 +206,7 @@ def recommend(
         ("#", "right"),
         ("model", "left"),
         ("relation", "left"),
-        ("score", "right"),
+        ("match", "right"),
         ("downloads", "right"),
         ("task", "left"),
         ("size", "right"),
@@ -223,7 +217,7 @@ def recommend(
         table.add_column(column, justify=justify, min_width=width, no_wrap=column == "model")  # type: ignore[arg-type]
     for i, (r, name) in enumerate(zip(result.results, names, strict=True), 1):
         size = format_params(r.params_billions, r.params_source)
-        row = [str(i), name, r.relation or "", f"{r.score:.3f}", f"{r.downloads:,}", r.pipeline_tag or "", size]
+        row = [str(i), name, r.relation or "", str(r.match), f"{r.downloads:,}", r.pipeline_tag or "", size]
         table.add_row(*row, "; ".join(r.why[:3]))
     console.print(table)
     for note in result.notes:

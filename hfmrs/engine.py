@@ -7,6 +7,7 @@ Frontends only parse input and format output.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ from hfmrs.ids import IdIndex, UnknownModelError
 from hfmrs.need import KEYS as NEED_KEYS
 from hfmrs.need import Understood
 from hfmrs.need import understand as understand_need
-from hfmrs.ranking import order
+from hfmrs.ranking import fetch_past_ties, match_percents, order
 from hfmrs.recommenders import Recommender, make_recommenders
 from hfmrs.recommenders.bm25 import bm25_query
 from hfmrs.relations import (
@@ -52,6 +53,10 @@ PARTIAL_SORTS = {
     "leaderboard": ("leaderboard_average", "an Open LLM Leaderboard v2 score", "LLMs evaluated there"),
 }
 MAX_ID_LENGTH = 200
+# Every list is cut from at least FETCH_FLOOR·diversity_pool candidates, so the first j results of k=j and
+# of k=30 (the UI's most) agree; a tie at the cut fetches further, up to MAX_FETCH.
+FETCH_FLOOR = 30
+MAX_FETCH = 2000
 MAX_QUERY_LENGTH = 1000
 
 
@@ -61,6 +66,13 @@ class Recommendation:
 
     id: Annotated[str, Field(description="Canonical Hub id.")]
     score: Annotated[float, Field(description="The method's score (higher is more similar).")]
+    match: Annotated[
+        int,
+        Field(
+            description="0-100, for readers: the score itself for cosine-like methods (100 = identical), "
+            "else relative to the best score of the unfiltered list."
+        ),
+    ]
     downloads: int
     likes: Annotated[int | None, Field(description="Likes; null where no snapshot has them.")]
     pipeline_tag: str | None
@@ -202,6 +214,19 @@ class Engine:
         wanted = self.settings.default_method
         return wanted if wanted in self.recommenders else self.methods[0]
 
+    @functools.cached_property
+    def known_facts(self) -> dict[str, int]:
+        """How many models of the build have a known size and likes (the manifest's counts; builds made
+        before it kept them are counted once, here)."""
+        counted = self.manifest.get("coverage")
+        if counted is None:
+            rows = [p.payload for p in self.store.scroll(fields=["likes", "params_billions"])]
+            counted = {
+                "size": sum(r.get("params_billions") is not None for r in rows),
+                "likes": sum(r.get("likes") is not None for r in rows),
+            }
+        return {"models": len(self.ids), **counted}
+
     def resolve(self, model_id: str) -> str:
         if len(model_id) > MAX_ID_LENGTH:
             raise ValueError(f"model id is longer than {MAX_ID_LENGTH} characters")
@@ -255,16 +280,17 @@ class Engine:
         if not points:
             raise UnknownModelError(model_id, self.ids.suggest(model_id))
         query = points[0]
-        fetch = k * self.settings.diversity_pool
-        hits = recommender.similar(query, fetch, (filters or Filters()).with_exclude(canonical))
-        ranked = order([h for h in hits if h.model_id != canonical], "score")  # never the query itself
+        excluded = (filters or Filters()).with_exclude(canonical)
+        hits = self._fetch(lambda limit: recommender.similar(query, limit, excluded), k)
+        ranked = [h for h in hits if h.model_id != canonical]  # never the query itself
         groups = self._groups(query.payload, ranked, collapse, relation)
         if relation == "all" and recommender.alternatives_share:
             relation_of = RelationTo(query.payload)
             # A copy standing for its group is neither promoted nor dropped (the copies' cap placed it).
             relations = ["copy" if copy_group(query.payload, h.payload) else relation_of(h.payload) for h, _ in groups]
-            page = min(k, ALTERNATIVES_PAGE)
-            groups = [groups[i] for i in make_room_for_alternatives(relations, page, recommender.alternatives_share)]
+            # Always the same first page, whatever k: a longer list starts as the short one.
+            order_ = make_room_for_alternatives(relations, ALTERNATIVES_PAGE, recommender.alternatives_share)
+            groups = [groups[i] for i in order_]
         variants = {h.model_id: copies for h, copies in groups}
         heads = [h for h, _ in groups]
         if diversity is None and per_author is None:
@@ -278,9 +304,23 @@ class Engine:
             picked = diversify(heads, k, diversity, per_author, vectors)
             ordered = picked if sort == "score" and diversity is not None else order(picked, sort)
         explain, relation_to = Explainer(query.payload), RelationTo(query.payload)
-        results = [self._recommendation(h, explain, relation_to, variants[h.model_id]) for h in ordered]
+        matches = self._matches(ordered, ranked, recommender.bounded_score)
+        results = [
+            self._recommendation(h, m, explain, relation_to, variants[h.model_id])
+            for h, m in zip(ordered, matches, strict=True)
+        ]
         unknown, notes = self.coverage(filters, sort, results, exclude=(canonical,))
         return Similar(canonical, method, results, unknown, notes)
+
+    def _fetch(self, run: Any, k: int) -> list[Hit]:
+        """A method's hits in score order, deep enough that neither k nor a tie at Qdrant's cut changes
+        which models come first."""
+        floor = max(k, FETCH_FLOOR) * self.settings.diversity_pool
+        return fetch_past_ties(run, k, floor, max(MAX_FETCH, floor))
+
+    @staticmethod
+    def _matches(shown: Sequence[Hit], ranked: Sequence[Hit], bounded: bool) -> list[int]:
+        return match_percents([h.score for h in shown], ranked[0].score if ranked else 0.0, bounded)
 
     @staticmethod
     def _groups(query: dict[str, Any], ranked: list[Hit], collapse: bool, relation: str) -> list[tuple[Hit, list[str]]]:
@@ -326,19 +366,20 @@ class Engine:
         need = understand_need(text).without(ignore).under(explicit) if understand else Understood()
         applied = explicit.replace(**need.filters) if method == "fused" else explicit
         if method == "fused":
-            hits = self.need_search.search(text, vector, k * self.settings.diversity_pool, need, applied)
+            hits = self._fetch(lambda limit: self.need_search.search(text, vector, limit, need, applied), k)
         elif method == "cosine":
-            hits = self.store.search(TEXT, list(vector), k * self.settings.diversity_pool, applied)
+            hits = self._fetch(lambda limit: self.store.search(TEXT, list(vector), limit, applied), k)
         else:
             lexical = bm25_query(text)
-            hits = (
-                [] if lexical is None else self.store.search(BM25, lexical, k * self.settings.diversity_pool, applied)
-            )
-        groups = self._groups({}, order(hits, "score"), collapse, "all")
-        heads = [h for h, _ in groups][:k]
+            hits = [] if lexical is None else self._fetch(lambda n: self.store.search(BM25, lexical, n, applied), k)
+        groups = self._groups({}, hits, collapse, "all")
+        heads = order([h for h, _ in groups][:k], sort)
         variants = {h.model_id: copies for h, copies in groups}
         explain = NeedExplainer(need) if method == "fused" else None
-        results = [self._recommendation(h, explain, None, variants[h.model_id]) for h in order(heads, sort)]
+        matches = self._matches(heads, hits, method == "cosine")
+        results = [
+            self._recommendation(h, m, explain, None, variants[h.model_id]) for h, m in zip(heads, matches, strict=True)
+        ]
         unknown_size, notes = self.coverage(applied, sort, results)
         understood = need.as_dict() if method == "fused" else {}
         return SearchResult(text, method, results, unknown_size, notes, understood)
@@ -374,6 +415,7 @@ class Engine:
     def _recommendation(
         self,
         hit: Hit,
+        match: int,
         explain: Explainer | None,
         relation_to: RelationTo | None = None,
         variants: list[str] | None = None,
@@ -382,6 +424,7 @@ class Engine:
         return Recommendation(
             id=hit.model_id,
             score=round(hit.score, 6),
+            match=match,
             downloads=p.get("downloads") or 0,
             likes=p.get("likes"),
             pipeline_tag=p.get("pipeline_tag"),

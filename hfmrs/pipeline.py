@@ -266,6 +266,11 @@ def build(
         "timings": timer.timings,
         "transform": transform_key,
         "catalog_facts": facts,
+        # How many models have the facts only some snapshots give (frontends say so, e.g. by a size filter).
+        "coverage": {
+            "size": sum(r.params_billions is not None for r in records),
+            "likes": sum(r.likes is not None for r in records),
+        },
         "training": training,
     }
     builds.publish(build_id, manifest)

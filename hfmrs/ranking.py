@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,32 @@ def order(hits: Sequence[Hit], sort: str) -> list[Hit]:
         "leaderboard": lambda h: (-num(h, "leaderboard_average"), rank[h.model_id]),
     }
     return sorted(by_score, key=keys[sort])
+
+
+def match_percents(scores: Sequence[float], best: float, bounded: bool) -> list[int]:
+    """Scores as a 0-100 match a reader can compare.  ``bounded`` scores (cosine, Jaccard: 1 is identical)
+    are shown as they are; unbounded ones (BM25, rank fusions) relative to ``best``, the list's top score
+    before any filter of relation or sort, so a model's match does not change with k or the sort."""
+    if bounded:
+        return [round(100 * min(max(s, 0.0), 1.0)) for s in scores]
+    floor = min(0.0, *scores) if scores else 0.0
+    span = best - floor
+    if span <= 0:
+        return [100 for _ in scores]
+    return [round(100 * min(max((s - floor) / span, 0.0), 1.0)) for s in scores]
+
+
+def fetch_past_ties(run: Callable[[int], Sequence[Hit]], k: int, fetch: int, most: int) -> list[Hit]:
+    """``run(limit)``'s hits in score order, fetched until the last one no longer ties the k-th (or
+    ``most`` were fetched): a search cut inside a tie would let Qdrant, not :func:`score_key`, decide
+    which of the tied models are shown, and the list would change with k."""
+    while True:
+        hits = order(run(fetch), "score")
+        if len(hits) < fetch or fetch >= most or len(hits) < k:
+            return hits
+        if round(hits[-1].score, 6) < round(hits[k - 1].score, 6):
+            return hits
+        fetch = min(fetch * 2, most)
 
 
 def _neg_text(value: str | None) -> tuple[int, list[int]]:

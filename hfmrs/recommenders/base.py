@@ -21,6 +21,9 @@ class Recommender(ABC):
     # Share of the first page `relation=all` keeps for alternatives (hfmrs.relations.ALTERNATIVES_SHARE);
     # 0 for the single-signal methods, whose lists stay their raw ranking (and are evaluated as such).
     alternatives_share: ClassVar[float] = 0.0
+    # Scores from 0 to 1 where 1 is identical (cosine, Jaccard): shown as a match as they are; others
+    # (BM25, rank fusions) relative to the list's best (hfmrs.ranking.match_percents).
+    bounded_score: ClassVar[bool] = False
 
     def __init__(self, store: ModelStore):
         self.store = store

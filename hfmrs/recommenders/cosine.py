@@ -9,6 +9,7 @@ from hfmrs.store.base import TEXT, Hit, PointData
 
 class CosineRecommender(Recommender):
     name = "cosine"
+    bounded_score = True
     description = "Cosine similarity of the soup embeddings (Qdrant ANN on the `text` vector)."
     needs_vectors = (TEXT,)
 

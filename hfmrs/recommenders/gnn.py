@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 class GnnRecommender(Recommender):
     name = "gnn"
+    bounded_score = True
     description = "Nearest neighbours on GNN-refined vectors (GraphSAGE over lineage, family and kNN edges)."
     needs_vectors = (GNN, TEXT)
 

@@ -32,6 +32,7 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 class JaccardRecommender(Recommender):
     name = "jaccard"
+    bounded_score = True
     description = "Exact Jaccard similarity of feature-token sets (sparse-vector candidates, exact rescoring)."
 
     def __init__(self, store, candidates: int = 1000):

@@ -20,6 +20,7 @@ FILL_PENALTY = 2.0
 
 class KMeansRecommender(Recommender):
     name = "kmeans"
+    bounded_score = True
     description = "Cosine similarity within the query's k-means cluster (Qdrant payload filter), filled globally."
     needs_vectors = (TEXT,)
 

@@ -74,6 +74,10 @@ class Health(BaseModel):
     snapshots: list[str]
     encoder: str
     methods: list[str]
+    coverage: dict[str, int] = Field(
+        description="models: all of them; size, likes: how many have a known size (estimates included) "
+        "and likes. A size filter leaves out the models of unknown size."
+    )
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

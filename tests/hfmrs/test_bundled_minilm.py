@@ -110,3 +110,22 @@ def test_likes_sort_is_real_where_likes_exist(bundled_engine):
         f"{len(likes)} of 10 results have likes (known for models in the 2026 snapshot or the Open LLM "
         "Leaderboard); the rest follow in score order"
     ]
+
+
+# Queries whose first results once changed with k: a tie cut by Qdrant (bm25, jaccard), copies collapsed out
+# of a short fetch (cosine), the room kept for alternatives sized by k (fused).
+TIED = [
+    "gpt2",
+    "hf-internal-testing/tiny-random-IBertForTokenClassification",
+    "modularai/llama-3.1",
+    "shorya24/avatar-generator",
+    "yodayo-ai/kivotos-xl-2.0",
+]
+
+
+@pytest.mark.parametrize("query", TIED)
+def test_the_first_results_do_not_change_with_k(bundled_engine, query):
+    for method in bundled_engine.methods:
+        longest = [r.id for r in bundled_engine.similar(query, k=30, method=method).results]
+        for j in (1, 2, 4, 5, 7):
+            assert [r.id for r in bundled_engine.similar(query, k=j, method=method).results] == longest[:j], (method, j)

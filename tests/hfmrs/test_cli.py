@@ -29,7 +29,17 @@ def test_recommend_json(cli_env):
     result = run("recommend", "gpt2", "-n", "3", "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    keys = {"id", "score", "downloads", "pipeline_tag", "params_billions", "params_source", "relation", "variants"}
+    keys = {
+        "id",
+        "score",
+        "match",
+        "downloads",
+        "pipeline_tag",
+        "params_billions",
+        "params_source",
+        "relation",
+        "variants",
+    }
     assert len(rows) == 3 and all(set(r) == keys for r in rows)
     assert "openai-community/gpt2" not in [r["id"] for r in rows]
     same = json.loads(run("recommend", "openai-community/gpt2", "-n", "3", "--json").stdout)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hfmrs.engine import K_MAX, SORTS
+from hfmrs.engine import K_MAX, SORTS, Engine
 from hfmrs.filters import Filters
 from hfmrs.ids import UnknownModelError
 
@@ -113,3 +113,17 @@ def test_info_and_autocomplete(engine):
     top3 = ["openai-community/gpt2", "openai-community/gpt2-large", "gpt2-medium"]
     assert [m.id for m in engine.autocomplete("gpt2", 3)] == top3
     assert engine.autocomplete("google-bert/")[0].id == "google-bert/bert-base-uncased"
+
+
+def test_known_facts_come_from_the_manifest_or_are_counted(engine):
+    counted = engine.manifest["coverage"]
+    assert engine.known_facts == {"models": 15, **counted}
+    rows = [p.payload for p in engine.store.scroll(fields=["params_billions", "likes"])]
+    assert counted == {
+        "size": sum(r.get("params_billions") is not None for r in rows),
+        "likes": sum(r.get("likes") is not None for r in rows),
+    }
+    older = Engine(
+        engine.store, engine.ids, {k: v for k, v in engine.manifest.items() if k != "coverage"}, engine.settings
+    )
+    assert older.known_facts == engine.known_facts  # a build made before the manifest kept the counts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hfmrs.ranking import order, score_key
+from hfmrs.ranking import fetch_past_ties, match_percents, order, score_key
 from hfmrs.store.base import Hit
 
 
@@ -49,3 +49,32 @@ def test_sorts(sort: str, expected: list[str]):
 def test_order_is_independent_of_input_order():
     for sort in ("score", "likes", "recent"):
         assert ids(order(list(reversed(HITS)), sort)) == ids(order(HITS, sort))
+
+
+def test_a_tie_at_the_cut_is_fetched_past():
+    # Twelve models tie at 0.5: the "search" returns them in an arbitrary (reversed-id) order, as Qdrant may.
+    pool = [hit("top", 0.9, downloads=1)] + [hit(f"t/{i:02d}", 0.5, downloads=i % 3) for i in range(12)]
+    limits: list[int] = []
+
+    def run(limit: int) -> list[Hit]:
+        limits.append(limit)
+        return ([pool[0], *sorted(pool[1:], key=lambda h: h.model_id, reverse=True)])[:limit]
+
+    got = fetch_past_ties(run, k=2, fetch=4, most=100)
+    assert limits == [4, 8, 16]  # 4 and 8 end inside the tie; 16 holds all 13
+    assert ids(got)[:4] == ["top", "t/02", "t/05", "t/08"]  # the tie goes to downloads (2), then the id
+    assert ids(fetch_past_ties(run, k=2, fetch=4, most=6))[:1] == ["top"]  # `most` bounds the fetch
+
+
+def test_a_list_shorter_than_the_fetch_is_final():
+    calls: list[int] = []
+    assert fetch_past_ties(lambda n: calls.append(n) or HITS[:2], k=5, fetch=8, most=100) and calls == [8]
+
+
+def test_match_percents():
+    assert match_percents([0.93, 0.5, -0.1, 1.2], best=0.93, bounded=True) == [93, 50, 0, 100]
+    assert match_percents([21.1, 10.55, 0.0], best=21.1, bounded=False) == [100, 50, 0]
+    # below the list's best (a relation or sort left the top out): relative to the best all the same
+    assert match_percents([8.0], best=16.0, bounded=False) == [50]
+    assert match_percents([-1.0, -3.0], best=1.0, bounded=False) == [50, 0]  # negative scores: from the lowest
+    assert match_percents([0.0], best=0.0, bounded=False) == [100] and match_percents([], 0.0, False) == []

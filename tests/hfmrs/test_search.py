@@ -110,3 +110,11 @@ def test_multilingual_reads_a_long_language_list():
 def test_the_language_pair_asked_for_lifts_that_pair(search):
     ids = [r.id for r in search("translate English to German", k=5).results]
     assert "Helsinki-NLP/opus-mt-en-de" in ids, ids
+
+
+@pytest.mark.parametrize("method", ["fused", "cosine", "bm25"])
+def test_the_first_matches_do_not_change_with_k(search, method):
+    for text in ("sentiment analysis", "small English speech recognition model", "llama"):
+        longest = [r.id for r in search(text, k=30, method=method).results]
+        for j in (1, 3, 5):
+            assert [r.id for r in search(text, k=j, method=method).results] == longest[:j], (text, j)

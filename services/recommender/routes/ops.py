@@ -29,6 +29,7 @@ def health(live: Live) -> Any:
             "snapshots": manifest.get("snapshots", []),
             "encoder": manifest.get("encoder", ""),
             "methods": engine.methods,
+            "coverage": engine.known_facts,
         }
 
 

@@ -146,3 +146,24 @@ def test_diversity_options_work_for_every_method(trained, method):
     assert authors and len(authors) == len(set(authors))
     diverse = trained.similar("gpt2", k=5, method=method, diversity=0.0)
     assert len(diverse.results) == 5 and len(set(ids(diverse))) == 5
+
+
+@pytest.mark.parametrize("method", ALL)
+@pytest.mark.parametrize("query", ["gpt2", "bert-base-uncased", "vision/vit-base", "acme/gpt2-gguf"])
+def test_the_first_results_do_not_change_with_k(trained, method, query):
+    longest = ids(trained.similar(query, k=30, method=method))
+    for j in (1, 2, 3, 5, 10):
+        assert ids(trained.similar(query, k=j, method=method)) == longest[:j], j
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_match_is_a_0_to_100_reading_of_the_score(trained, method):
+    results = trained.similar("gpt2", k=10, method=method).results
+    matches = [r.match for r in results]
+    assert all(0 <= m <= 100 for m in matches) and matches == sorted(matches, reverse=True)
+    if trained.recommenders[method].bounded_score:
+        assert matches == [round(100 * max(r.score, 0)) for r in results]
+    else:
+        assert matches[0] == 100  # relative to the list's best
+    by_downloads = trained.similar("gpt2", k=10, method=method, sort="downloads-desc").results
+    assert {r.id: r.match for r in by_downloads} == {r.id: r.match for r in results}  # a sort keeps matches

@@ -17,6 +17,7 @@ def test_similar_shape_and_ranking(api: TestClient):
     assert set(first) == {
         "id",
         "score",
+        "match",
         "downloads",
         "likes",
         "pipeline_tag",
@@ -35,6 +36,7 @@ def test_similar_shape_and_ranking(api: TestClient):
     assert body["unknown_size"] is None and body["notes"] == []  # no size filter, score order
     assert all(r["id"] != "openai-community/gpt2" for r in body["results"])
     assert "same task: text-generation" in first["why"]
+    assert 0 <= first["match"] <= 100 and first["match"] == round(100 * first["score"])  # cosine: the score itself
 
 
 @pytest.mark.parametrize("path", ["gpt2", "openai-community/gpt2", "openai-community%2Fgpt2", "GPT2", "gpt2/"])

@@ -25,6 +25,8 @@ def test_health(api: TestClient, built):
     assert body["status"] == "ok" and body["build_id"] == built.build_id
     assert body["models"] == 15 and body["snapshots"] == ["2023-04", "2024-09"]
     assert body["encoder"].startswith("keywords-")
+    known = body["coverage"]  # how many models have a size and likes: the UI's filters and sorts say so
+    assert known["models"] == 15 and 0 < known["size"] < 15 and 0 <= known["likes"] <= 15
 
 
 def test_health_is_503_before_any_build(admin_settings, embedder_http):
