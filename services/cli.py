@@ -136,6 +136,10 @@ def up(
     # health check does, so the first search does not wait for it.
     health = f"{base}:{port(settings, Service.embedder)}/health"
     threading.Thread(target=_warm, args=(health,), name="warm-embedder", daemon=True).start()
+    if ui and not any(settings.reports_dir.glob("figures/*.png")):
+        # The UI's "About the data" tab shows the report's plots: write them once, in the background.
+        threading.Thread(target=_report_in_background, args=(settings,), name="report", daemon=True).start()
+        typer.echo(f"Writing the data report to {settings.reports_dir}/ in the background (about 30 s).")
     if train and _needs_training(settings):
         threading.Thread(target=_train_in_background, args=(settings,), name="train", daemon=True).start()
         typer.echo("Training k-means clusters and GNN vectors in the background: the kmeans, gnn and hybrid")
@@ -174,6 +178,18 @@ def _train_in_background(settings: Settings) -> None:
         log.exception("background training failed")
         return
     log.info("trained build %s is live", result.build_id)
+
+
+def _report_in_background(settings: Settings) -> None:
+    from hfmrs.evaluation.cli import build_encoder
+    from hfmrs.evaluation.report import build_report
+
+    try:
+        result = build_report(settings, settings.reports_dir, encoder_factory=lambda: build_encoder(settings))
+    except Exception:  # the UI says "no report yet"; the log says why
+        log.exception("the data report failed")
+        return
+    log.info("data report: %s (%d figures)", result.html, len(result.figures))
 
 
 def mcp() -> None:

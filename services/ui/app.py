@@ -18,13 +18,12 @@ from typing import Any
 
 import gradio as gr
 import httpx
-import pandas as pd
 from fastapi import FastAPI
 
 from hfmrs.filters import FilterField
 from hfmrs.settings import Settings, get_settings
 from services.clients import RecommenderClient
-from services.ui import handlers
+from services.ui import cards, handlers
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +34,20 @@ THEME = gr.themes.Soft(
     font=["ui-sans-serif", "system-ui", "sans-serif"],
     font_mono=["ui-monospace", "monospace"],
 )
-CSS = """
+CSS = (
+    """
 #status { min-height: 2em; }
-#results-table a, #compare-a a, #compare-b a { color: #c2410c; }
+#did-you-mean { border: none; padding: 0; }
 """
+    + cards.CSS
+)
+
+
+SUGGESTIONS_LABEL = "Models matching what you typed (or, for an unknown id, the closest): click one"
 
 
 def recommender_url(settings: Settings) -> str:
     return (settings.recommender_url or f"http://{settings.host}:{settings.recommender_port}").rstrip("/")
-
-
-def _table(rows: list[list[Any]], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=columns)
 
 
 def filter_control(field: FilterField) -> gr.components.Component:
@@ -75,7 +76,8 @@ def filter_control(field: FilterField) -> gr.components.Component:
 class Controls:
     """The left column: the model picker, method, k, sort, the filters (by field name) and the text box."""
 
-    picker: gr.Dropdown
+    picker: gr.Textbox
+    suggestions: gr.Radio  # ids matching what is typed, or an unknown id's "did you mean": one click picks
     method: gr.Dropdown
     k: gr.Slider
     sort: gr.Dropdown
@@ -89,15 +91,18 @@ class Controls:
 
 
 def controls_column(choices: list[tuple[str, str]], default: str | None) -> Controls:
-    picker = gr.Dropdown(
+    picker = gr.Textbox(
         label="Model",
-        info="Type to search; old ids such as gpt2 work too.",
-        choices=[],
-        value=None,
-        allow_custom_value=True,
-        filterable=True,
+        info="Type to search, then pick a match or press Enter; old ids such as gpt2 work too.",
+        placeholder="e.g. openai-community/gpt2",
+        max_length=200,
+        lines=1,
         elem_id="model-picker",
     )
+    # A plain list of matches rather than a dropdown with server-side choices: Gradio's dropdown re-filters
+    # its options against the previous choices when new ones arrive, showing wrong ids and throwing.
+    # One constant label: Gradio drops an update that changes the label of a component not yet shown.
+    suggestions = gr.Radio(label=SUGGESTIONS_LABEL, choices=[], visible=False, elem_id="model-suggestions")
     method = gr.Dropdown(label="Algorithm", choices=choices, value=default, allow_custom_value=True, elem_id="method")
     k = gr.Slider(handlers.K_MIN, handlers.K_MAX, value=10, step=1, label="Number of recommendations")
     sort = gr.Dropdown(label="Sort by", choices=handlers.SORTS, value="score", elem_id="sort")
@@ -108,7 +113,7 @@ def controls_column(choices: list[tuple[str, str]], default: str | None) -> Cont
     describe_box = gr.Textbox(
         label="…or describe what you need",
         placeholder="e.g. small English speech recognition model",
-        lines=2,
+        lines=1,
         max_length=1000,
     )
     describe_go = gr.Button("Search by description")
@@ -116,36 +121,24 @@ def controls_column(choices: list[tuple[str, str]], default: str | None) -> Cont
         label="Understood from your words (untick to drop)", choices=[], value=[], visible=False, elem_id="understood"
     )
     chip_choices = gr.State([])
-    return Controls(picker, method, k, sort, relation, filters, go, describe_box, describe_go, chips, chip_choices)
-
-
-def _dataframe(value: pd.DataFrame, datatypes: list[str], widths: list[str], label: str, elem_id: str) -> gr.Dataframe:
-    return gr.Dataframe(
-        value=value,
-        datatype=datatypes,
-        column_widths=widths,
-        interactive=False,
-        wrap=True,
-        label=label,
-        elem_id=elem_id,
+    return Controls(
+        picker, suggestions, method, k, sort, relation, filters, go, describe_box, describe_go, chips, chip_choices
     )
 
 
 @dataclass
 class Tabs:
-    """The right column: status line, results, compare, explore and about tabs."""
+    """The right column: status line, "did you mean", and the results, compare, explore and about tabs."""
 
     status: gr.Markdown
-    table: gr.Dataframe
-    alternatives: gr.Dataframe
-    chart: gr.Plot
+    results: gr.HTML
     compare_tab: gr.Tab
     method_a: gr.Dropdown
     method_b: gr.Dropdown
     compare_go: gr.Button
     overlap: gr.Markdown
-    table_a: gr.Dataframe
-    table_b: gr.Dataframe
+    list_a: gr.HTML
+    list_b: gr.HTML
     explore_tab: gr.Tab
     color_by: gr.Radio
     points: gr.Slider
@@ -158,14 +151,11 @@ class Tabs:
 
 
 def result_tabs(choices: list[tuple[str, str]], default: str | None, other: str | None) -> Tabs:
-    status = gr.Markdown(elem_id="status")
+    status = gr.Markdown(handlers.EMPTY_PICK, elem_id="status")
     with gr.Tabs():
         with gr.Tab("Results", id="results"):
-            empty, types, widths = _table([], handlers.COLUMNS), handlers.DATATYPES, handlers.COLUMN_WIDTHS
-            # Two sections: the model's family (lineage, sizes, copies), then other models for the same job.
-            table = _dataframe(empty, types, widths, "Family: its base, fine-tunes, sizes and copies", "results-table")
-            alternatives = _dataframe(empty, types, widths, "Alternatives: other models for the job", "alternatives")
-            chart = gr.Plot(label="Scores", elem_id="score-chart")
+            # Cards in two sections: the model's family (lineage, sizes, copies), then the alternatives.
+            results = gr.HTML(elem_id="results")
         with gr.Tab("Compare methods", id="compare") as compare_tab:
             with gr.Row():
                 method_a = gr.Dropdown(label="Method A", choices=choices, value=default, allow_custom_value=True)
@@ -173,10 +163,8 @@ def result_tabs(choices: list[tuple[str, str]], default: str | None, other: str 
                 compare_go = gr.Button("Compare")
             overlap = gr.Markdown(elem_id="overlap")
             with gr.Row():
-                empty = _table([], handlers.COMPARE_COLUMNS)
-                types, widths = handlers.COMPARE_DATATYPES, handlers.COMPARE_WIDTHS
-                table_a = _dataframe(empty, types, widths, "Method A", "compare-a")
-                table_b = _dataframe(empty, types, widths, "Method B", "compare-b")
+                list_a = gr.HTML(elem_id="compare-a")
+                list_b = gr.HTML(elem_id="compare-b")
         with gr.Tab("Explore", id="explore") as explore_tab:
             with gr.Row():
                 color_by = gr.Radio(["task", "cluster"], value="task", label="Colour by")
@@ -186,10 +174,10 @@ def result_tabs(choices: list[tuple[str, str]], default: str | None, other: str 
             catalog_map = gr.Plot(label="Catalog map (PCA of the text embeddings)", elem_id="catalog-map")
         with gr.Tab("About the data", id="about"):
             about_text = gr.Markdown(elem_id="about")
-            gallery = gr.Gallery(label="Report", columns=2, height="auto", interactive=False)
+            gallery = gr.Gallery(label="Report", columns=2, height="auto", interactive=False, elem_id="report")
             about_go = gr.Button("Refresh", size="sm")
     return Tabs(
-        status, table, alternatives, chart, compare_tab, method_a, method_b, compare_go, overlap, table_a, table_b,
+        status, results, compare_tab, method_a, method_b, compare_go, overlap, list_a, list_b,
         explore_tab, color_by, points, map_go, map_status, catalog_map, about_text, gallery, about_go,
     )  # fmt: skip
 
@@ -206,17 +194,20 @@ class Actions:
         return dict(zip(self.names, values, strict=False))
 
     def results(self, result: handlers.Results, mode: str) -> tuple[Any, ...]:
-        columns = handlers.COLUMNS
-        if mode == "text":  # a search has no query model, so no family: one list
-            return _table(result.rows, columns), _table([], columns), result.figure, result.message, mode
-        family, others = result.section("family"), result.section("alternative")
-        return _table(family, columns), _table(others, columns), result.figure, result.message, mode
+        suggestions = gr.Radio(choices=result.suggestions, value=None, visible=bool(result.suggestions))
+        return result.html, result.message, mode, suggestions
 
     def recommend(
         self, model_id: str | None, method: str | None, k: float, sort: str | None, relation: str, *filters: Any
     ) -> tuple[Any, ...]:
         result = handlers.recommend(self.client, model_id, method, k, sort, self._filters(filters), relation)
         return self.results(result, "model")
+
+    def preselected(self, model_id: str | None, *rest: Any) -> tuple[Any, ...]:
+        """After the page load: the neighbours of a model given by ?model=, else nothing changes."""
+        if not (model_id or "").strip():
+            return gr.update(), gr.update(), gr.update(), gr.update()
+        return self.recommend(model_id, *rest)
 
     def describe(self, text: str | None, k: float, sort: str | None, *filters: Any) -> tuple[Any, ...]:
         """A new search: everything understood applies, and becomes the chips."""
@@ -242,13 +233,19 @@ class Actions:
             return self.redescribe(text, ticked, chips, k, sort, *filters)
         return self.recommend(model_id, method, k, sort, relation, *filters)
 
-    def suggest(self, data: gr.KeyUpData) -> Any:
-        return gr.Dropdown(choices=handlers.suggest_models(self.client, str(data.input_value or "")))
+    def suggest(self, typed: str | None) -> Any:
+        """The ids starting with what is typed (most downloaded first), as one-click choices."""
+        typed = str(typed or "")
+        found = handlers.suggest_models(self.client, typed, limit=8)
+        if typed.strip() and not found:
+            # Nothing starts with it: the last matches stay (near misses still help), and an answer that
+            # arrives after Enter must not hide that request's "did you mean".
+            return gr.update()
+        return gr.Radio(choices=found, value=None, visible=bool(found))
 
     def compare(self, model_id: str | None, a: str | None, b: str | None, k: float, sort: str | None, *filters: Any):
         result = handlers.compare(self.client, model_id, a, b, k, sort, self._filters(filters))
-        columns = handlers.COMPARE_COLUMNS
-        return _table(result.rows_a, columns), _table(result.rows_b, columns), result.message
+        return result.html_a, result.html_b, result.message
 
     def explore(self, model_id: str | None, method: str | None, k: float, color_by: str, points: float):
         result = handlers.explore(self.client, model_id, method, k, color_by, int(points))
@@ -259,54 +256,67 @@ class Actions:
         return info.message, info.images
 
     def load(self, request: gr.Request) -> tuple[Any, ...]:
-        # ?model=<id> in the page URL pre-selects a model; setting the picker fires its change event.
+        # ?model=<id> in the page URL pre-selects a model (recommended right after, see wire).
         model = (request.query_params.get("model") or "").strip()[:200] if request else ""
         choices, default, problem = handlers.method_choices(self.client)
         other = next((name for _, name in choices if name != default), default)
         info = handlers.about(self.client, self.reports_dir)
+        known = handlers.coverage(self.client)  # which facts the build has: likes sort, size filter help
+        sizes = [gr.update(info=handlers.size_filter_help(f, known)) for f in handlers.ui_fields() if f.reads_size]
+        # Without ?model= the picker and the status are left alone: a user may have typed already.
         return (
-            gr.Dropdown(choices=[model] if model else [], value=model or None),
+            model or gr.update(),
             gr.Dropdown(choices=choices, value=default),
             gr.Dropdown(choices=choices, value=default),
             gr.Dropdown(choices=choices, value=other),
-            problem or ("" if model else handlers.EMPTY_PICK),
+            problem or gr.update(),
             info.message,
             info.images,
+            gr.Dropdown(choices=handlers.sort_choices(known)),
+            *sizes,
         )
 
 
 def wire(do: Actions, c: Controls, t: Tabs, demo: gr.Blocks) -> None:
-    """Events: every one given an ``api_name`` or made private, so gradio_client (and tests) can call them."""
+    """Events: every one given an ``api_name`` or made private, so gradio_client (and tests) can call them.
+    Result events skip Gradio's queue: each is one quick API call, and the queue's round trips would be
+    most of the time a method switch takes."""
     mode = gr.State("model")
     filters = list(c.filters.values())
-    results = [t.table, t.alternatives, t.chart, t.status, mode]
-    c.picker.key_up(
-        do.suggest,
-        outputs=c.picker,
-        api_name="suggest",
-        show_progress="hidden",
-        trigger_mode="always_last",
-        queue=False,
+    results = [t.results, t.status, mode, c.suggestions]
+    fast: dict[str, Any] = {"queue": False, "show_progress": "minimal"}
+    # Queued, so that Enter can cancel a type-ahead answer still on its way (it would hide "did you mean").
+    typed = c.picker.input(
+        do.suggest, c.picker, c.suggestions, api_name="suggest", show_progress="hidden", trigger_mode="always_last"
     )
     recommend_inputs = [c.picker, c.method, c.k, c.sort, c.relation, *filters]
-    c.picker.change(do.recommend, recommend_inputs, results, api_name="recommend")
-    c.go.click(do.recommend, recommend_inputs, results, api_visibility="private")
+    c.picker.submit(do.recommend, recommend_inputs, results, api_name="recommend", cancels=[typed], **fast)
+    c.go.click(do.recommend, recommend_inputs, results, api_visibility="private", **fast)
+    # A match or suggestion clicked becomes the picked model, and is recommended for.
+    c.suggestions.input(lambda chosen: chosen, c.suggestions, c.picker, api_visibility="private", queue=False).then(
+        do.recommend, recommend_inputs, results, api_visibility="private", **fast
+    )
     describe_inputs = [c.describe_box, c.k, c.sort, *filters]
     described = [*results, c.chips, c.chip_choices]
-    c.describe_box.submit(do.describe, describe_inputs, described, api_name="describe")
-    c.describe_go.click(do.describe, describe_inputs, described, api_visibility="private")
+    c.describe_box.submit(do.describe, describe_inputs, described, api_name="describe", **fast)
+    c.describe_go.click(do.describe, describe_inputs, described, api_visibility="private", **fast)
     chip_inputs = [c.describe_box, c.chips, c.chip_choices, c.k, c.sort, *filters]
-    c.chips.input(do.redescribe, chip_inputs, results, api_visibility="private")
+    c.chips.input(do.redescribe, chip_inputs, results, api_visibility="private", **fast)
     control_inputs = [mode, c.picker, c.describe_box, c.chips, c.chip_choices, c.method, c.k, c.sort, c.relation]
     control_inputs += filters
     for control in (c.method, c.sort, c.relation, *filters):
-        control.input(do.controls, control_inputs, results, api_visibility="private")
-    c.k.release(do.controls, control_inputs, results, api_visibility="private")
+        control.input(do.controls, control_inputs, results, api_visibility="private", **fast)
+    for control in filters:  # Enter in a number box
+        if isinstance(control, gr.Number):
+            control.submit(do.controls, control_inputs, results, api_visibility="private", **fast)
+    # The slider's change: a drag's release and a number typed into its box (Enter or leaving it); while
+    # dragging, only the last value is asked for.
+    c.k.change(do.controls, control_inputs, results, api_visibility="private", trigger_mode="always_last", **fast)
 
     compare_inputs = [c.picker, t.method_a, t.method_b, c.k, c.sort, *filters]
-    compare_outputs = [t.table_a, t.table_b, t.overlap]
-    t.compare_go.click(do.compare, compare_inputs, compare_outputs, api_name="compare")
-    t.compare_tab.select(do.compare, compare_inputs, compare_outputs, api_visibility="private")
+    compare_outputs = [t.list_a, t.list_b, t.overlap]
+    t.compare_go.click(do.compare, compare_inputs, compare_outputs, api_name="compare", **fast)
+    t.compare_tab.select(do.compare, compare_inputs, compare_outputs, api_visibility="private", **fast)
 
     explore_inputs = [c.picker, c.method, c.k, t.color_by, t.points]
     explore_outputs = [t.catalog_map, t.map_status]
@@ -315,11 +325,10 @@ def wire(do: Actions, c: Controls, t: Tabs, demo: gr.Blocks) -> None:
     t.color_by.input(do.explore, explore_inputs, explore_outputs, api_visibility="private")
 
     t.about_go.click(do.about, None, [t.about_text, t.gallery], api_name="about")
-    demo.load(
-        do.load,
-        None,
-        [c.picker, c.method, t.method_a, t.method_b, t.status, t.about_text, t.gallery],
-        api_visibility="private",
+    sizes = [c.filters[f.name] for f in handlers.ui_fields() if f.reads_size]
+    loaded = [c.picker, c.method, t.method_a, t.method_b, t.status, t.about_text, t.gallery, c.sort, *sizes]
+    demo.load(do.load, None, loaded, api_visibility="private").then(
+        do.preselected, recommend_inputs, results, api_visibility="private", **fast
     )
 
 
@@ -330,7 +339,10 @@ def build_blocks(client: RecommenderClient, reports_dir: Path | None = None) -> 
     choices, default, _ = handlers.method_choices(client)
     other = next((name for _, name in choices if name != default), default)
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as demo:
-        gr.Markdown(f"# {TITLE}\nPick a model to see the models most like it, compare methods and explore the Hub.")
+        gr.Markdown(
+            f"# {TITLE}\nPick a model on the left to see its family and the alternatives a practitioner would "
+            "weigh, or describe what you need; compare methods and explore the Hub."
+        )
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
                 controls = controls_column(choices, default)

@@ -1,10 +1,10 @@
 """What the web UI does, as plain functions over a :class:`~services.clients.RecommenderClient`.
 
-Each handler calls the public API and turns its answer into table rows, plotly figures and a short
-Markdown message; nothing here ranks or filters (that is the API's job), and nothing imports Gradio,
-so tests drive these functions directly against a live recommender.  Every piece of text that comes
-from the catalog or the user is escaped before it reaches Markdown: model ids and `why` strings are
-untrusted.
+Each handler calls the public API and turns its answer into result cards (:mod:`services.ui.cards`),
+plotly figures and a short Markdown status line; nothing here ranks or filters (that is the API's job),
+and nothing imports Gradio, so tests drive these functions directly against a live recommender.  Every
+piece of text that comes from the catalog or the user is escaped before it reaches Markdown or HTML:
+model ids and `why` strings are untrusted.
 """
 
 from __future__ import annotations
@@ -20,26 +20,21 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 from hfmrs.filters import FilterField, public_fields
-from hfmrs.sizes import format_params
 from services.clients import ApiCallError, RecommenderClient, ServiceUnavailableError
+from services.ui.cards import cards_html, hub_url, plural, query_card
 
 log = logging.getLogger(__name__)
 
-HUB = "https://huggingface.co"
 K_MIN, K_MAX = 1, 30  # the UI's range; the API allows more, but a longer list is not readable here
 MAP_POINTS = 5000
 SUGGESTIONS_SHOWN = 3
 MAX_LEGEND_GROUPS = 12  # map colours: the biggest groups get a colour each, the rest share "other"
 WEBGL_FROM = 3000  # points; below this the map draws as SVG, which also works where WebGL is off
-
-COLUMNS = ["#", "model", "score", "downloads", "likes", "size", "task", "library", "updated", "why"]
-DATATYPES = ["number", "markdown", "number", "number", "str", "str", "str", "str", "str", "str"]
-COLUMN_WIDTHS = ["4%", "20%", "6%", "8%", "5%", "6%", "11%", "9%", "7%", "24%"]  # sums to 100%: no side scroll
-COMPARE_COLUMNS = ["#", "model", "score", "downloads", "task", "in both"]
-COMPARE_DATATYPES = ["number", "markdown", "number", "number", "str", "str"]
-COMPARE_WIDTHS = ["8%", "38%", "12%", "15%", "17%", "10%"]
+# A distinct colour for every legend group (plotly's default cycle has 10, fewer than the groups shown).
+MAP_COLOURS = qualitative.Dark24
 
 # (label, API value): the sorts GET /v1/models/{id}/similar accepts.
 SORTS: list[tuple[str, str]] = [
@@ -51,8 +46,7 @@ SORTS: list[tuple[str, str]] = [
     ("trending (download growth)", "trending"),
     ("leaderboard score (LLMs)", "leaderboard"),
 ]
-EMPTY_PICK = "Pick a model above (type to search; old ids such as `gpt2` work too) or describe what you need."
-NO_RESULTS = "No models match these filters. Loosen a filter and try again."
+EMPTY_PICK = "Pick a model on the left (type to search; old ids such as `gpt2` work too) or describe what you need."
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
@@ -64,10 +58,6 @@ def md_text(value: object) -> str:
     """Untrusted text made safe for Markdown: Markdown punctuation backslash-escaped, then HTML-escaped
     (in this order, so the entities HTML escaping makes are not broken by the Markdown pass)."""
     return html.escape(_MD_SPECIAL.sub(r"\\\1", str(value)).replace("\n", " "))
-
-
-def hub_url(model_id: str) -> str:
-    return f"{HUB}/{quote(model_id, safe='/')}"
 
 
 def model_link(model_id: str) -> str:
@@ -116,6 +106,19 @@ def _guard(client: RecommenderClient, call: Callable[[], T], model_id: str | Non
         return friendly_error(error, client, model_id)
 
 
+def _suggestions(client: RecommenderClient, call: Callable[[], T], model_id: str) -> tuple[T | str, list[str]]:
+    """Like :func:`_guard`, and the ids an unknown model's "did you mean" offers (to click)."""
+    try:
+        return call(), []
+    except ApiCallError as error:
+        shown = error.suggestions[:SUGGESTIONS_SHOWN] if error.code == "unknown_model" else []
+        log.info("API call failed: %s", error)
+        return friendly_error(error, client, model_id), list(shown)
+    except ServiceUnavailableError as error:
+        log.info("API call failed: %s", error)
+        return friendly_error(error, client, model_id), []
+
+
 def _clamp_k(k: float | int | None) -> int:
     try:
         return max(K_MIN, min(K_MAX, int(k if k is not None else 10)))
@@ -151,34 +154,47 @@ def filter_params(values: Mapping[str, Any] | None) -> dict[str, Any]:
     return params
 
 
-def _updated(value: str | None) -> str:
-    return (value or "")[:10]
+def coverage(client: RecommenderClient) -> dict[str, int]:
+    """How many models of the serving build have a known size and likes (empty when the API is down)."""
+    health = _guard(client, lambda: client.get("/health"))
+    return {} if isinstance(health, str) else dict(health.get("coverage") or {})
 
 
-def result_rows(results: Sequence[dict[str, Any]]) -> list[list[Any]]:
-    """Table rows, ranked as the API ranked them; a model's collapsed copies are counted beside its link."""
-    return [
-        [
-            rank,
-            model_link(r["id"]) + (f" (+{len(r['variants'])} copies)" if r.get("variants") else ""),
-            round(float(r["score"]), 4),
-            int(r.get("downloads") or 0),
-            r["likes"] if r.get("likes") is not None else "",  # unknown in old snapshots: blank, not 0
-            size_text(r),
-            r.get("pipeline_tag") or "",
-            r.get("library") or "",
-            _updated(r.get("last_modified")),
-            "; ".join(r.get("why") or []),
-        ]
-        for rank, r in enumerate(results, start=1)
-    ]
+def _share(known: Mapping[str, int], fact: str) -> float | None:
+    models = known.get("models") or 0
+    return known[fact] / models if models and fact in known else None
 
 
-def size_text(result: dict[str, Any]) -> str:
-    """``8.19B``, ``~7B`` (an estimate), ``~8B GGUF`` (a quantized copy); blank when the size is unknown."""
-    text = format_params(result.get("params_billions"), result.get("params_source"))
-    fmt = result.get("weight_format")
-    return f"{text} {fmt.upper()}" if text and fmt else text
+def sort_choices(known: Mapping[str, int]) -> list[tuple[str, str]]:
+    """The sorts, without "likes" when no model of the build has likes, saying how many have them when
+    only some do (the rest follow in score order)."""
+    share = _share(known, "likes")
+    if share is None or share >= 0.995:
+        return SORTS
+    if known.get("likes", 0) == 0:
+        return [(label, value) for label, value in SORTS if value != "likes"]
+    return [(f"{label} (known for {share:.0%})" if value == "likes" else label, value) for label, value in SORTS]
+
+
+def size_filter_help(f: FilterField, known: Mapping[str, int]) -> str:
+    """A size filter's help, saying how many models it can see: models of unknown size never match."""
+    share = _share(known, "size")
+    if share is None or share >= 0.995:
+        return f.help
+    return f"Size known for {share:.0%} of models; the others are hidden by this filter."
+
+
+def filters_text(params: Mapping[str, Any]) -> str:
+    """The active filters, named as the UI labels them: ``task: text-generation, fits in 8 GB``."""
+    labels = {f.name: f.label for f in ui_fields()}
+    shown = []
+    for name, value in params.items():
+        if name not in labels:
+            continue
+        text = md_text(f"{value:g}" if isinstance(value, float) else value)
+        label, unit = re.fullmatch(r"(.*?)\s*(?:\((.*)\))?", labels[name]).groups()  # "Fits in (GB)"
+        shown.append(f"{label.lower()} {text} {unit}" if unit else f"{label.lower()}: {text}")
+    return ", ".join(shown)
 
 
 def notes_text(body: dict[str, Any]) -> str:
@@ -186,98 +202,30 @@ def notes_text(body: dict[str, Any]) -> str:
     return "".join(f"\n\nℹ️ {md_text(note)}" for note in body.get("notes") or [])
 
 
-SIZE_SOURCES = {
-    "safetensors": "exact, from the weights",
-    "listed": "exact, from a size list",
-    "name": "estimated from the name",
-    "lineage": "the size of the model it was derived from",
-    "family": "the typical size of its family",
-}
+def status_line(count: int, what: str, params: Mapping[str, Any], body: dict[str, Any]) -> str:
+    """``10 models similar to gpt2 by **fused** · filters: task: text-generation`` and the API's notes."""
+    active = filters_text(params)
+    if not count:
+        lead = f"No models {what}" + (f" with these filters ({active})." if active else ".")
+        return lead + " Loosen a filter and try again." + notes_text(body)
+    return f"{plural(count, 'model')} {what}" + (f" · filters: {active}" if active else "") + notes_text(body)
 
 
-def model_facts(client: RecommenderClient, model_id: str) -> str:
-    """The query model's facts as a short Markdown block (what a Hub model page shows at a glance)."""
+def query_facts(client: RecommenderClient, model_id: str) -> str:
+    """The query model's card (HTML), or nothing when its facts cannot be read."""
     info = _guard(client, lambda: client.get(api_path(model_id)))
-    if isinstance(info, str):
-        return ""
-    facts = [f"**{model_link(info['id'])}**"]
-    if info.get("pipeline_tag"):
-        facts.append(md_text(info["pipeline_tag"]))
-    if info.get("library"):
-        facts.append(md_text(info["library"]))
-    if info.get("params_billions") is not None:
-        size = format_params(info["params_billions"])
-        why = SIZE_SOURCES.get(info.get("params_source") or "", "")
-        fmt = f" {md_text(str(info['weight_format']).upper())}" if info.get("weight_format") else ""
-        facts.append(f"{size} parameters{fmt}" + (f" ({why})" if why else ""))
-    if info.get("context_length"):
-        facts.append(f"context {int(info['context_length']):,} tokens")
-    if info.get("license"):
-        facts.append(f"license {md_text(info['license'])}")
-    facts.append(f"{int(info.get('downloads') or 0):,} downloads")
-    if info.get("likes") is not None:
-        facts.append(f"{int(info['likes']):,} likes")
-    if info.get("gated"):
-        facts.append("gated")
-    bases = info.get("base_model_ids") or []
-    if bases:
-        facts.append("base " + ", ".join(model_link(b) for b in bases[:2]))
-    lines = [" · ".join(facts)]
-    board = info.get("leaderboard") or {}
-    if board.get("average") is not None:
-        scores = ", ".join(
-            f"{label} {board[key]:.1f}"
-            for key, label in (
-                ("ifeval", "IFEval"),
-                ("bbh", "BBH"),
-                ("math", "MATH"),
-                ("gpqa", "GPQA"),
-                ("musr", "MuSR"),
-                ("mmlu_pro", "MMLU-Pro"),
-            )
-            if board.get(key) is not None
-        )
-        lines.append(
-            f"Open LLM Leaderboard v2 ({md_text(board.get('as_of', ''))}): average **{board['average']:.1f}**"
-            + (f" ({scores})" if scores else "")
-        )
-    return "\n\n".join(lines)
-
-
-def score_chart(results: Sequence[dict[str, Any]], title: str) -> go.Figure:
-    """Horizontal bars of the scores, best at the top; hovering a bar shows the model's `why`."""
-    ids = [r["id"] for r in results]
-    hover = ["<br>".join(html.escape(w) for w in r.get("why") or []) or "—" for r in results]
-    figure = go.Figure(
-        go.Bar(
-            x=[r["score"] for r in results],
-            y=[html.escape(i) for i in ids],
-            orientation="h",
-            marker_color="#ff9d00",
-            customdata=hover,
-            hovertemplate="<b>%{y}</b><br>score %{x:.4f}<br>%{customdata}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        title=html.escape(title),
-        height=120 + 26 * len(ids),
-        margin={"l": 10, "r": 10, "t": 50, "b": 30},
-        yaxis={"autorange": "reversed", "automargin": True},  # rank 1 on top, as in the table
-        xaxis={"title": "score"},
-        template="plotly_white",
-    )
-    return figure
+    return "" if isinstance(info, str) else query_card(info)
 
 
 # -- results: by model and by description -----------------------------------------------------------------
 @dataclass
 class Results:
-    rows: list[list[Any]] = field(default_factory=list)
-    figure: go.Figure | None = None
-    message: str = ""
+    html: str = ""  # the cards (services.ui.cards), empty when there is nothing to show
+    message: str = ""  # the status line (Markdown)
     results: list[dict[str, Any]] = field(default_factory=list)  # the API's results, in order
     query: str | None = None  # the canonical id of the query model
     understood: dict[str, Any] = field(default_factory=dict)  # a search's reading of the text
+    suggestions: list[str] = field(default_factory=list)  # "did you mean" ids for an unknown model
 
     @property
     def ids(self) -> list[str]:
@@ -285,11 +233,7 @@ class Results:
 
     @property
     def ok(self) -> bool:
-        return bool(self.rows)
-
-    def section(self, relation: str) -> list[list[Any]]:
-        """The rows of one relation ("family" or "alternative"), keeping the overall rank numbers."""
-        return [row for row, r in zip(self.rows, self.results, strict=True) if r.get("relation") == relation]
+        return bool(self.results)
 
 
 RELATIONS = [
@@ -347,29 +291,24 @@ def recommend(
     model_id = (model_id or "").strip()
     if not model_id:
         return Results(message=EMPTY_PICK)
+    given = filter_params(filters)
     params = {
         "k": _clamp_k(k),
         "method": method or None,
         "sort": sort or "score",
         "relation": relation if relation in ("family", "alternatives") else None,
-        **filter_params(filters),
+        **given,
     }
-    body = _guard(client, lambda: client.get(api_path(model_id, "/similar"), **params), model_id)
+    body, suggestions = _suggestions(client, lambda: client.get(api_path(model_id, "/similar"), **params), model_id)
     if isinstance(body, str):
-        return Results(message=body)
-    results = body["results"]
-    query, used = body["query"], body["method"]
-    facts = model_facts(client, query)
-    facts = facts + "\n\n" if facts else ""
-    if not results:
-        return Results(message=facts + NO_RESULTS + notes_text(body), query=query)
+        return Results(message=body, suggestions=suggestions)
+    results, query, used = body["results"], body["query"], body["method"]
     alias = f" (asked for {md_text(model_id)})" if model_id != query else ""
-    message = f"{len(results)} models similar to {model_link(query)}{alias} by **{md_text(used)}**."
-    message = facts + message + notes_text(body)
+    what = f"similar to {model_link(query)}{alias} by **{md_text(used)}**"
+    header = query_facts(client, query)
     return Results(
-        rows=result_rows(results),
-        figure=score_chart(results, f"Similar to {query} ({used})"),
-        message=message,
+        html=cards_html(results, used, header=header) if results else header,
+        message=status_line(len(results), what, given, body),
         results=results,
         query=query,
     )
@@ -388,24 +327,17 @@ def describe(
     text = (text or "").strip()
     if not text:
         return Results(message="Describe what you need first, e.g. *small English speech recognition model*.")
-    params = {
-        "q": text[:1000],
-        "k": _clamp_k(k),
-        "sort": sort or "score",
-        **filter_params(filters),
-    }
+    given = filter_params(filters)
+    params: dict[str, Any] = {"q": text[:1000], "k": _clamp_k(k), "sort": sort or "score", **given}
     if ignore:
         params["ignore"] = list(ignore)
     body = _guard(client, lambda: client.get("/v1/search", **params))
     if isinstance(body, str):
         return Results(message=body)
     results, understood = body["results"], body.get("understood") or {}
-    if not results:
-        return Results(message=NO_RESULTS + notes_text(body), understood=understood)
     return Results(
-        rows=result_rows(results),
-        figure=score_chart(results, f"Matches for “{text[:60]}”"),
-        message=f"{len(results)} models matching “{md_text(text[:200])}”." + notes_text(body),
+        html=cards_html(results, body.get("method", ""), sections=False) if results else "",
+        message=status_line(len(results), f"matching “{md_text(text[:200])}”", given, body),
         results=results,
         understood=understood,
     )
@@ -436,8 +368,8 @@ def understood_chips(understood: Mapping[str, Any]) -> list[tuple[str, str]]:
 # -- compare two methods ----------------------------------------------------------------------------------
 @dataclass
 class Comparison:
-    rows_a: list[list[Any]] = field(default_factory=list)
-    rows_b: list[list[Any]] = field(default_factory=list)
+    html_a: str = ""
+    html_b: str = ""
     message: str = ""
     ids_a: list[str] = field(default_factory=list)
     ids_b: list[str] = field(default_factory=list)
@@ -446,20 +378,6 @@ class Comparison:
     def overlap(self) -> list[str]:
         other = set(self.ids_b)
         return [i for i in self.ids_a if i in other]
-
-
-def _compare_rows(results: Sequence[dict[str, Any]], other: set[str]) -> list[list[Any]]:
-    return [
-        [
-            rank,
-            model_link(r["id"]),
-            round(float(r["score"]), 4),
-            int(r.get("downloads") or 0),
-            r.get("pipeline_tag") or "",
-            "✓" if r["id"] in other else "",
-        ]
-        for rank, r in enumerate(results, start=1)
-    ]
 
 
 def compare(
@@ -489,8 +407,6 @@ def compare(
     ids_a, ids_b = a.ids, b.ids
     shared = [i for i in ids_a if i in set(ids_b)]
     union = len(set(ids_a) | set(ids_b))
-    rows_a = _compare_rows(a.results, set(ids_b))
-    rows_b = _compare_rows(b.results, set(ids_a))
     rank_b = {i: n for n, i in enumerate(ids_b, start=1)}
     listed = ", ".join(f"{md_text(i)} (#{ids_a.index(i) + 1} / #{rank_b[i]})" for i in shared)
     message = (
@@ -499,7 +415,9 @@ def compare(
     )
     if shared:
         message += f" In both (rank in each): {listed}."
-    return Comparison(rows_a=rows_a, rows_b=rows_b, message=message, ids_a=ids_a, ids_b=ids_b)
+    html_a = cards_html(a.results, method_a, sections=False, shared=set(shared), compact=True)
+    html_b = cards_html(b.results, method_b, sections=False, shared=set(shared), compact=True)
+    return Comparison(html_a=html_a, html_b=html_b, message=message, ids_a=ids_a, ids_b=ids_b)
 
 
 # -- explore: the catalog map ------------------------------------------------------------------------------
@@ -568,8 +486,9 @@ def map_figure(points: Sequence[dict[str, Any]], color_by: str, highlighted: Seq
         groups.setdefault(g if g in named else "other", []).append(p)
     figure = go.Figure()
     scatter = go.Scattergl if len(points) >= WEBGL_FROM else go.Scatter
-    for name in sorted(groups, key=lambda g: (g == "other", -len(groups[g]), g)):
+    for n, name in enumerate(sorted(groups, key=lambda g: (g == "other", -len(groups[g]), g))):
         members = groups[name]
+        colour = "#9ca3af" if name == "other" else MAP_COLOURS[n % len(MAP_COLOURS)]
         figure.add_trace(
             scatter(
                 x=[p["x"] for p in members],
@@ -578,7 +497,7 @@ def map_figure(points: Sequence[dict[str, Any]], color_by: str, highlighted: Seq
                 name=html.escape(name),
                 text=[html.escape(p["id"]) for p in members],
                 hovertemplate="%{text}<extra>" + html.escape(name) + "</extra>",
-                marker={"size": 5, "opacity": 0.55},
+                marker={"size": 5, "opacity": 0.55, "color": colour},
             )
         )
     by_id = {p["id"]: p for p in points}
@@ -631,7 +550,9 @@ class About:
 def report_images(reports_dir: Path | None) -> list[str]:
     if reports_dir is None or not reports_dir.is_dir():
         return []
-    return [str(p) for p in sorted(reports_dir.glob("*.png")) if p.is_file()]
+    # `hfmrs report` writes its figures under figures/; PNGs put in the folder itself show too.
+    found = [*reports_dir.glob("*.png"), *reports_dir.glob("figures/*.png")]
+    return [str(p) for p in sorted(found) if p.is_file()]
 
 
 def about(client: RecommenderClient, reports_dir: Path | None = None) -> About:
@@ -663,5 +584,8 @@ def about(client: RecommenderClient, reports_dir: Path | None = None) -> About:
         plots = "plot" if len(images) == 1 else "plots"
         lines.append(f"{len(images)} {plots} from `hfmrs report` ({md_text(reports_dir)}).")
     else:
-        lines.append("No report yet: run `hfmrs report --out reports/` and reload this page to see its plots here.")
+        lines.append(
+            "No report yet: `make run` writes one in the background on first start (about 30 s), or run "
+            "`hfmrs report --out reports/`; then press Refresh."
+        )
     return About(message="\n".join(lines), images=images)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -28,47 +29,47 @@ def filters(**given) -> list:
     return [given.get(f.name, untouched[f.ui] if f.default is None else f.default) for f in handlers.ui_fields()]
 
 
-def _ids(*tables: dict) -> list[str]:
-    # The model column is a Markdown link "[id](https://huggingface.co/id)"; sections merge by rank.
-    rows = sorted((row for table in tables for row in table["data"]), key=lambda row: row[0])
-    return [row[1].split("](")[0].lstrip("[") for row in rows]
+def _ids(html: str) -> list[str]:
+    # One card per result; the Family and Alternatives sections keep the overall rank numbers.
+    cards = re.findall(
+        r'<li class="hf-card[^"]*" data-id="([^"]+)"><div class="hf-head"><span class="hf-rank">(\d+)<', html
+    )
+    return [model_id for model_id, _ in sorted(cards, key=lambda card: int(card[1]))]
 
 
 def test_recommend_endpoint(gradio: Client):
-    family, others, chart, message = gradio.predict(
+    cards, message, _suggestions = gradio.predict(
         "gpt2", "cosine", 5, "downloads-desc", "all", *filters(), api_name="/recommend"
     )
-    assert family["headers"][:4] == ["#", "model", "score", "downloads"]
-    assert "openai-community/gpt2-large" in _ids(family)  # the family section: its lineage and release
-    assert _ids(family, others) == [
+    assert _ids(cards) == [
         "distilbert/distilgpt2",
         "openai-community/gpt2-large",
         "gpt2-medium",
         "acme/gpt2-finetuned",
         "acme/gpt2-gguf",
     ]
-    downloads = [row[3] for row in sorted(family["data"] + others["data"], key=lambda row: row[0])]
-    assert downloads == sorted(downloads, reverse=True)
-    only, none, _, _ = gradio.predict("gpt2", "cosine", 5, "score", "family", *filters(), api_name="/recommend")
-    assert only["data"] and none["data"] == []
-    assert chart is not None and "openai-community/gpt2" in message
+    assert 'data-relation="family"' in cards or "hf-section" not in cards
+    only, _, _ = gradio.predict("gpt2", "cosine", 5, "score", "family", *filters(), api_name="/recommend")
+    assert _ids(only) and "openai-community/gpt2-large" in _ids(only)
+    assert "5 models similar to" in message and "openai-community/gpt2" in message
 
 
 def test_recommend_endpoint_with_filters_and_unknown_id(gradio: Client):
-    family, others, _, _ = gradio.predict(
+    cards, message, _ = gradio.predict(
         "gpt2", "jaccard", 10, "score", "all", *filters(pipeline_tag="image-classification"), api_name="/recommend"
     )
-    assert sorted(_ids(family, others)) == ["vision/vit-base", "vision/vit-large"]
-    family, others, chart, message = gradio.predict(
+    assert sorted(_ids(cards)) == ["vision/vit-base", "vision/vit-large"]
+    assert "filters: task: image-classification" in message
+    cards, message, suggestions = gradio.predict(
         "gpt2-mediun", "cosine", 10, "score", "all", *filters(), api_name="/recommend"
     )
-    assert family["data"] == others["data"] == [] and chart is None
-    assert message.startswith("Unknown model 'gpt2-mediun'. Did you mean: gpt2-medium")
+    assert cards == "" and message.startswith("Unknown model 'gpt2-mediun'. Did you mean: gpt2-medium")
+    assert [value for _, value in suggestions["choices"]] == ["gpt2-medium", "gpt2", "acme/gpt2-finetuned"]
 
 
 def test_compare_and_about_endpoints(gradio: Client, stack: Stack):
-    table_a, table_b, overlap = gradio.predict("gpt2", "cosine", "jaccard", 5, "score", *filters(), api_name="/compare")
-    assert set(_ids(table_a)) == set(_ids(table_b)) and "share 5 of their top 5" in overlap
+    list_a, list_b, overlap = gradio.predict("gpt2", "cosine", "jaccard", 5, "score", *filters(), api_name="/compare")
+    assert set(_ids(list_a)) == set(_ids(list_b)) and "share 5 of their top 5" in overlap
     about, gallery = gradio.predict(api_name="/about")
     assert "**Models**: 15" in about and len(gallery) == 1
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from services.clients import RecommenderClient
-from services.ui import handlers
+from services.ui import cards, handlers
 from tests.services.ui.conftest import Stack
 
 GPT2_FAMILY = {
@@ -21,12 +23,18 @@ def test_known_id_gets_the_gpt2_family(client: RecommenderClient):
     result = handlers.recommend(client, "openai-community/gpt2", k=5)
     assert result.query == "openai-community/gpt2"
     assert set(result.ids) == GPT2_FAMILY
-    assert [row[0] for row in result.rows] == [1, 2, 3, 4, 5]
-    assert result.rows[0][1] == f"[{result.ids[0]}](https://huggingface.co/{result.ids[0]})"
-    assert "same task: text-generation" in result.rows[0][-1]
     assert "5 models similar to" in result.message and "**cosine**" in result.message
-    bars = result.figure.data[0]
-    assert list(bars.y) == result.ids and list(bars.x) == [r["score"] for r in result.results]
+    # the cards: the query model's facts first, then one card per result in the API's order
+    assert result.html.index('class="hf-query" data-id="openai-community/gpt2"') < result.html.index(
+        '<li class="hf-card'
+    )
+    ranked = re.findall(
+        r'<li class="hf-card[^"]*" data-id="([^"]+)"><div class="hf-head"><span class="hf-rank">(\d+)<', result.html
+    )
+    assert [i for i, _ in sorted(ranked, key=lambda card: int(card[1]))] == result.ids  # sections keep the ranks
+    first = result.results[0]
+    assert f'href="https://huggingface.co/{first["id"]}"' in result.html
+    assert f'aria-valuenow="{first["match"]}"' in result.html and "same task: text-generation" in result.html
 
 
 def test_legacy_ids_resolve(client: RecommenderClient):
@@ -70,8 +78,10 @@ def test_sort_order(client: RecommenderClient, sort: str, key: str, descending: 
 
 def test_unknown_id_suggests_models(client: RecommenderClient):
     result = handlers.recommend(client, "gpt2-mediun")
-    assert result.rows == [] and result.figure is None
+    assert result.html == "" and result.results == []
     assert result.message == "Unknown model 'gpt2-mediun'. Did you mean: gpt2-medium, gpt2, acme/gpt2-finetuned?"
+    assert result.suggestions == ["gpt2-medium", "gpt2", "acme/gpt2-finetuned"]  # to click
+    assert handlers.recommend(client, "gpt2", method="nope").suggestions == []
 
 
 def test_api_down_is_a_friendly_message(down_client: RecommenderClient):
@@ -91,8 +101,11 @@ def test_api_down_is_a_friendly_message(down_client: RecommenderClient):
 def test_empty_states(client: RecommenderClient):
     assert handlers.recommend(client, "  ").message == handlers.EMPTY_PICK
     none = handlers.recommend(client, "gpt2", filters={"pipeline_tag": "no-such-task"})
-    assert none.rows == [] and none.message.endswith(handlers.NO_RESULTS)
-    assert none.message.startswith("**[openai-community/gpt2](https://huggingface.co/openai-community/gpt2)**")
+    assert none.results == [] and none.message == (
+        "No models similar to [openai-community/gpt2](https://huggingface.co/openai-community/gpt2) (asked for "
+        "gpt2) by **cosine** with these filters (task: no-such-task). Loosen a filter and try again."
+    )
+    assert 'class="hf-query"' in none.html  # the query model's facts still show
     assert "Describe what you need" in handlers.describe(client, "").message
     assert handlers.compare(client, "", "cosine", "jaccard").message == handlers.EMPTY_PICK
     assert "k must be" not in handlers.recommend(client, "gpt2", k=500).message  # clamped to 30, not an error
@@ -118,9 +131,9 @@ def test_type_ahead(client: RecommenderClient):
 
 def test_compare_two_methods(client: RecommenderClient):
     result = handlers.compare(client, "gpt2", "cosine", "jaccard", k=5)
-    assert len(result.rows_a) == len(result.rows_b) == 5
+    assert result.html_a.count("hf-card hf-shared") == result.html_b.count("hf-card hf-shared") == 5
     assert set(result.ids_a) == set(result.ids_b) == GPT2_FAMILY
-    assert len(result.overlap) == 5 and all(row[-1] == "✓" for row in result.rows_a)
+    assert len(result.overlap) == 5
     assert "share 5 of their top 5" in result.message and "Jaccard overlap 1.00" in result.message
     vision = handlers.compare(client, "vision/vit-base", "cosine", "bm25", k=3)
     shared = set(vision.ids_a) & set(vision.ids_b)
@@ -160,6 +173,9 @@ def test_untrusted_text_is_escaped(client: RecommenderClient, evil: str):
     link = handlers.model_link(evil)
     assert "<" not in link and link.count("](") == 1 and " " not in link.split("](")[1]
     assert "?" not in handlers.hub_url(evil) and "#" not in handlers.hub_url(evil)
+    card = cards.card({"id": evil, "why": [evil, evil], "variants": [evil], "pipeline_tag": evil}, 1, evil)
+    assert "<script" not in card and "<img" not in card
+    assert card.count("<a ") == 2 and all(h.startswith('"https://huggingface.co/') for h in card.split("href=")[1:])
 
 
 def test_ids_cannot_leave_the_route():
@@ -172,13 +188,17 @@ def test_sizes_facts_and_what_the_size_filter_left_out(client: RecommenderClient
     # gpt2 and distilgpt2 have exact sizes in the bundled size list; the GGUF copy inherits gpt2's;
     # llama-7b is sized by its name (too big for 1 GB); acme/empty cannot be sized at all.
     result = handlers.recommend(client, "gpt2", k=30, filters={"fits_in_gb": "1", "dtype": "fp16"})
-    sizes = {r["id"]: handlers.size_text(r) for r in result.results}
+    sizes = {r["id"]: cards.size_text(r) for r in result.results}
     assert sizes["distilbert/distilgpt2"] == "88.2M" and sizes["acme/gpt2-gguf"] == "~137M GGUF"
     assert sizes["gpt2-medium"] == "~355M"  # the gpt2 family's "medium"
     assert "meta/llama-7b" not in sizes and "acme/empty" not in sizes
-    assert "137M parameters (exact, from a size list)" in result.message  # the query model's facts
+    assert '<span title="parameters: exact, from a size list">137M</span>' in result.html  # the query's facts
     assert "ℹ️ 1 model of unknown size left out by the size filter" in result.message
-    assert [row[5] for row in result.rows] == list(sizes.values())  # the size column
+    assert "filters: fits in 1 GB" in result.message  # the status names the active filters
+    for model_id, size in sizes.items():
+        assert re.search(
+            f'data-id="{re.escape(model_id)}".*?<span title="parameters: [^"]+">{re.escape(size)}<', result.html
+        )
     likes = handlers.recommend(client, "gpt2", k=3, sort="likes")
     assert "results have likes" in likes.message or "none of these results has likes" in likes.message
 
