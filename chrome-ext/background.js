@@ -33,6 +33,7 @@ function cleanResult(r) {
   return {
     id: r.id.slice(0, 200),
     score: Number.isFinite(r.score) ? r.score : null,
+    match: Number.isFinite(r.match) ? Math.max(0, Math.min(100, Math.round(r.match))) : null,
     downloads: Number.isFinite(r.downloads) ? r.downloads : null,
     why: Array.isArray(r.why) ? r.why.filter((w) => typeof w === "string").slice(0, 5).map((w) => w.slice(0, 80)) : [],
     relation: r.relation === "family" || r.relation === "alternative" ? r.relation : null,

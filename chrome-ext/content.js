@@ -138,6 +138,23 @@
     panel.setAttribute("aria-busy", String(state === "loading"));
   }
 
+  // A 0-100 match as a bar and a number (the API's `match`); the method's raw score only in the tooltip.
+  function matchMeter(result) {
+    const meter = el("span", "hfmrs-match");
+    meter.setAttribute("role", "meter");
+    meter.setAttribute("aria-label", "match");
+    meter.setAttribute("aria-valuemin", "0");
+    meter.setAttribute("aria-valuemax", "100");
+    meter.setAttribute("aria-valuenow", String(result.match));
+    meter.title = `match ${result.match}/100` + (result.score !== null ? ` (score ${result.score.toFixed(3)})` : "");
+    const track = el("span", "hfmrs-match-track");
+    const bar = el("span", "hfmrs-match-bar");
+    bar.style.width = `${result.match}%`;
+    track.append(bar);
+    meter.append(track, el("span", "hfmrs-match-n", String(result.match)));
+    return meter;
+  }
+
   function resultRow(result) {
     const row = el("li", "hfmrs-row");
     const link = el("a", "hfmrs-id", result.id);
@@ -145,7 +162,7 @@
     link.href = new URL(`/${encodeModelPath(result.id)}`, location.origin).href;
     if (result.why.length) link.title = `Shared: ${result.why.join(", ")}`;
     const meta = el("div", "hfmrs-meta");
-    if (result.score !== null) meta.append(el("span", "hfmrs-score", `score ${result.score.toFixed(2)}`));
+    if (result.match !== null) meta.append(matchMeter(result));
     if (result.downloads !== null) {
       const downloads = el("span", "hfmrs-downloads", `↓ ${compact.format(result.downloads)}`);
       downloads.title = `${result.downloads.toLocaleString("en")} downloads`;

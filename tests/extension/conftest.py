@@ -192,7 +192,7 @@ def hostile_api() -> FastAPI:
 
     @app.get("/v1/models/{model_id:path}/similar")
     def similar(model_id: str) -> dict:
-        row = {"score": 0.5, "downloads": 12, "likes": 0, "pipeline_tag": None, "library": None, "why": []}
+        row = {"score": 0.5, "match": 50, "downloads": 12, "likes": 0, "pipeline_tag": None, "library": None, "why": []}
         return {
             "query": model_id,
             "method": "cosine",

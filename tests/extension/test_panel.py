@@ -58,11 +58,12 @@ def test_panel_lists_similar_models_for_a_known_id(browser, page, recommender):
     expect(panel.locator(".hfmrs-section")).to_have_text(["Family", "Alternatives"])
     family = panel.locator('.hfmrs-list[data-relation="family"] .hfmrs-id')
     expect(family.first).to_have_text("openai-community/gpt2-large")
-    # in the sidebar (found by structure), linked to the models' pages, with score and downloads
+    # in the sidebar (found by structure), linked to the models' pages, with a match and downloads
     assert panel.evaluate("p => p.parentElement.dataset.fixture") == "sidebar"
     first = panel.locator(".hfmrs-row").first
     expect(first.locator("a")).to_have_attribute("href", f"{HUB}/openai-community/gpt2-large")
-    expect(first.locator(".hfmrs-score")).to_have_text("score 1.00")
+    expect(first.locator(".hfmrs-match-n")).to_have_text("100")  # a 0-100 match, not a raw score
+    expect(first.locator(".hfmrs-match")).to_have_attribute("aria-valuenow", "100")
     expect(first.locator(".hfmrs-downloads")).to_have_text("↓ 1M")
     expect(panel.locator(".hfmrs-title")).to_contain_text("Similar Models")
 
