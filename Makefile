@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint build evaluate report clean-home help venv
+.PHONY: run test lint build evaluate report screenshots clean-home help venv
 
 help:
 	@echo "make run   - build the bundled catalog on first use, then start every service (URLs printed)"
@@ -41,6 +41,10 @@ evaluate: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/hfmrs report --out reports/
+
+# With `make run` serving in another terminal: the README's UI screenshots, and the render timing.
+screenshots: $(STAMP)
+	$(BIN)/python benchmarks/ui_render.py --screenshots docs/screenshots
 
 clean-home:
 	rm -rf .hfmrs

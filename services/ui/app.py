@@ -43,7 +43,7 @@ CSS = (
 )
 
 
-SUGGESTIONS_LABEL = "Models matching what you typed (or, for an unknown id, the closest): click one"
+SUGGESTIONS_LABEL = "Matches: click one to pick it"
 
 
 def recommender_url(settings: Settings) -> str:

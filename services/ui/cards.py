@@ -21,7 +21,7 @@ HUB = "https://huggingface.co"
 
 # Styles use Gradio's theme variables, so cards read well in its light and dark modes.
 CSS = """
-.hf-cards { display: flex; flex-direction: column; gap: 6px; }
+.hf-cards { display: flex; flex-direction: column; gap: 6px; text-align: left; }
 .hf-cards h3.hf-section { margin: 10px 0 2px; font-size: 1rem; }
 .hf-cards h3.hf-section small { font-weight: normal; color: var(--body-text-color-subdued); }
 .hf-list { list-style: none; margin: 0; padding: 0; display: grid; gap: 6px; }
@@ -30,10 +30,11 @@ CSS = """
 .hf-card.hf-shared { border-color: var(--color-accent); }
 .hf-head { display: flex; align-items: center; gap: 8px; min-width: 0; }
 .hf-rank { color: var(--body-text-color-subdued); font-variant-numeric: tabular-nums; min-width: 1.6em; }
-.hf-id { font-weight: 600; color: #c2410c !important; text-decoration: none; overflow-wrap: anywhere; flex: 1; }
+.hf-id { font-weight: 600; color: #c2410c !important; text-decoration: none; overflow-wrap: anywhere; flex: 1;
+  text-align: left !important; }
 .hf-id:hover { text-decoration: underline; }
 .hf-match { display: inline-flex; align-items: center; gap: 5px; flex: none; }
-.hf-match-track { width: 64px; height: 6px; border-radius: 3px; background: var(--border-color-primary);
+.hf-match-track { flex: none; width: 64px; height: 6px; border-radius: 3px; background: var(--border-color-primary);
   overflow: hidden; }
 .hf-match-bar { display: block; height: 100%; background: #ff9d00; }
 .hf-match-n { font-variant-numeric: tabular-nums; font-size: 0.85em; min-width: 2ch; text-align: right; }

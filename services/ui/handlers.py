@@ -33,8 +33,9 @@ MAP_POINTS = 5000
 SUGGESTIONS_SHOWN = 3
 MAX_LEGEND_GROUPS = 12  # map colours: the biggest groups get a colour each, the rest share "other"
 WEBGL_FROM = 3000  # points; below this the map draws as SVG, which also works where WebGL is off
-# A distinct colour for every legend group (plotly's default cycle has 10, fewer than the groups shown).
-MAP_COLOURS = qualitative.Dark24
+# A distinct colour for each of the 12 legend groups (plotly's default cycle has 10, so two groups shared a
+# colour): Tableau 10 without its grey (grey is "other"), and three dark ones.
+MAP_COLOURS = [*qualitative.T10[:9], "#7F3C8D", "#1F3A93", "#2F4F4F"]
 
 # (label, API value): the sorts GET /v1/models/{id}/similar accepts.
 SORTS: list[tuple[str, str]] = [

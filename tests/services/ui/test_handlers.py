@@ -148,6 +148,8 @@ def test_explore_highlights_the_model_and_its_neighbours(client: RecommenderClie
     names = [trace.name for trace in result.figure.data]
     assert names[-2:] == ["neighbours", "openai-community/gpt2"]
     assert "text-generation" in names and "image-classification" in names
+    colours = [trace.marker.color for trace in result.figure.data[:-2] if trace.name != "other"]
+    assert len(colours) == len(set(colours))  # no two groups share a colour
     small = handlers.explore(client, "gpt2", k=5, limit=7)
     assert len(small.points) == 7 and set(small.highlighted) <= {p["id"] for p in small.points}
     clusters = handlers.explore(client, None, color_by="cluster")
