@@ -73,6 +73,7 @@ async function similar(modelId) {
   return {
     ok: true,
     apiBase,
+    uiBase: settings.uiBase,
     query: typeof body.query === "string" ? body.query : modelId,
     method: typeof body.method === "string" ? body.method.slice(0, 50) : "",
     results: body.results.filter((r) => typeof r?.id === "string" && r.id).map(cleanResult),

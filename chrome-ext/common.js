@@ -5,6 +5,7 @@
 (() => {
   const DEFAULTS = Object.freeze({
     apiBase: "http://localhost:8000",
+    uiBase: "http://localhost:7860", // the web UI, for the panel's "more on HFMRS" link
     method: "", // "" = the server's default method
     k: 10,
     sort: "score",
@@ -97,6 +98,7 @@
   function normalizeSettings(raw = {}) {
     return {
       apiBase: normalizeApiBase(raw.apiBase) ?? DEFAULTS.apiBase,
+      uiBase: normalizeApiBase(raw.uiBase) ?? DEFAULTS.uiBase,
       method: typeof raw.method === "string" && /^[\w-]{0,50}$/.test(raw.method) ? raw.method : DEFAULTS.method,
       k: clampK(raw.k ?? DEFAULTS.k),
       sort: Object.hasOwn(SORTS, raw.sort) ? raw.sort : DEFAULTS.sort,

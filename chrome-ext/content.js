@@ -50,47 +50,139 @@
 
   // ---- where the panel goes ----------------------------------------------------------------------
 
+  // The sidebar is found by what it says, then by structure; never by one class name (the Hub's markup
+  // changes with every redesign).  Its first block on a model card page is "Downloads last month".
+  const SIDEBAR_MARKERS = [/^downloads last month$/i, /^model tree for\b/i];
   const COLUMN_TAGS = new Set(["SECTION", "ASIDE"]);
+  const CONTENT = ".model-card-content, [class*='model-card'], .prose, pre, code, table";
 
-  function findModelCard(root) {
+  /** The page's own content (model card, README, a file's code): the panel never goes inside it. */
+  function findContent(root) {
     return (
       root.querySelector(".model-card-content") ??
       root.querySelector("[class*='model-card']:not([" + PANEL_ATTR + "])") ??
-      root.querySelector(".prose")
+      root.querySelector(".prose") ??
+      root.querySelector("pre, table")
     );
   }
 
-  /**
-   * The sidebar is found by structure, not by class names: the model card sits in a column, and the
-   * sidebar is a <section>/<aside> sibling of that column.  Without one, the panel goes after the card.
-   */
+  function isOurs(node) {
+    return Boolean(node.closest?.(`[${PANEL_ATTR}], [${DRAWER_ATTR}]`));
+  }
+
+  /** The element holding a sidebar marker's text, outside the content and outside our own panel. */
+  function findMarker(main) {
+    const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.data.trim();
+      if (text.length > 80 || !SIDEBAR_MARKERS.some((re) => re.test(text))) continue;
+      const element = node.parentElement;
+      if (element && !element.closest(CONTENT) && !isOurs(element)) return element;
+    }
+    return null;
+  }
+
+  /** The sidebar column holding `marker`: the ancestor beside the content's column (or the nearest
+   * section/aside), and the block of it the marker is in: the panel goes right after that block. */
+  function sidebarAround(marker, main, content) {
+    let column = null;
+    for (let el = marker; el && el !== main; el = el.parentElement) {
+      if (content ? el.parentElement?.contains(content) && !el.contains(content) : COLUMN_TAGS.has(el.tagName)) {
+        column = el;
+        break;
+      }
+    }
+    if (!column) return null;
+    let block = marker;
+    while (block.parentElement !== column) block = block.parentElement;
+    return { mode: "sidebar", target: column, after: block };
+  }
+
+  /** The content's column has a <section>/<aside> sibling: the sidebar, by structure alone. */
+  function sidebarBesideContent(main, content) {
+    for (let column = content; column.parentElement && column !== main; column = column.parentElement) {
+      const siblings = [...column.parentElement.children].filter(
+        (el) => el !== column && COLUMN_TAGS.has(el.tagName) && !el.hidden && !isOurs(el),
+      );
+      if (siblings.length) return { mode: "sidebar", target: siblings[siblings.length - 1], after: null };
+    }
+    return null;
+  }
+
+  /** The sidebar when the page has one; otherwise the drawer behind a tab at the window's right edge. */
   function findPlacement() {
     const main = document.querySelector("main") ?? document.body;
     if (!main) return null;
-    const card = findModelCard(main);
-    if (card) {
-      for (let column = card; column.parentElement && column !== main; column = column.parentElement) {
-        const siblings = [...column.parentElement.children].filter(
-          (el) => el !== column && COLUMN_TAGS.has(el.tagName) && !el.hidden && !el.hasAttribute(PANEL_ATTR),
-        );
-        if (siblings.length) return { mode: "sidebar", target: siblings[siblings.length - 1] };
-      }
-    }
-    // an <aside> of the page itself (not one inside the card's markdown, not one around the card)
-    const aside = [...main.querySelectorAll("aside")].find((el) => !card || !(el.contains(card) || card.contains(el)));
-    if (aside) return { mode: "sidebar", target: aside };
-    return card ? { mode: "after-card", target: card } : null;
+    const content = findContent(main);
+    const marker = findMarker(main);
+    const bySidebar = (marker && sidebarAround(marker, main, content)) || (content && sidebarBesideContent(main, content));
+    return bySidebar || { mode: "drawer" };
   }
 
   function isInPlace(panel, placement) {
-    return placement.mode === "sidebar"
-      ? panel.parentElement === placement.target
-      : panel.previousElementSibling === placement.target;
+    if (placement.mode === "drawer") return panel.parentElement === drawer?.body;
+    if (placement.after) return panel.previousElementSibling === placement.after;
+    return panel.parentElement === placement.target && panel === placement.target.lastElementChild;
   }
 
   function insert(panel, placement) {
-    if (placement.mode === "sidebar") placement.target.append(panel);
-    else placement.target.after(panel);
+    if (placement.mode === "drawer") ensureDrawer().body.append(panel);
+    else if (placement.after) placement.after.after(panel);
+    else placement.target.append(panel);
+  }
+
+  // ---- the drawer: a tab fixed at the right edge, opening the same panel ---------------------------
+
+  const DRAWER_ATTR = "data-hfmrs-drawer";
+  const DRAWER_KEY = "hfmrsDrawerOpen"; // remembered per site (chrome.storage.local)
+  let drawer = null;
+
+  function ensureDrawer() {
+    if (drawer && drawer.root.isConnected) return drawer;
+    const root = el("div", "hfmrs-drawer-root");
+    root.setAttribute(DRAWER_ATTR, "");
+    const tab = el("button", "hfmrs-tab", "Similar models");
+    tab.type = "button";
+    tab.setAttribute("aria-controls", "hfmrs-drawer");
+    tab.setAttribute("aria-expanded", "false");
+    const sheet = el("div", "hfmrs-drawer");
+    sheet.id = "hfmrs-drawer";
+    sheet.setAttribute("role", "dialog");
+    sheet.setAttribute("aria-label", "Similar models");
+    sheet.hidden = true;
+    const close = el("button", "hfmrs-close", "×");
+    close.type = "button";
+    close.setAttribute("aria-label", "Close similar models");
+    const body = el("div", "hfmrs-drawer-body");
+    sheet.append(close, body);
+    root.append(tab, sheet);
+    document.body.append(root);
+    tab.addEventListener("click", () => openDrawer(sheet.hidden, true));
+    close.addEventListener("click", () => openDrawer(false, true));
+    sheet.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") openDrawer(false, true);
+    });
+    drawer = { root, tab, sheet, close, body };
+    chrome.storage.local
+      .get({ [DRAWER_KEY]: false })
+      .then((stored) => openDrawer(Boolean(stored[DRAWER_KEY]), false))
+      .catch(() => {});
+    return drawer;
+  }
+
+  function openDrawer(open, byUser) {
+    if (!drawer) return;
+    drawer.sheet.hidden = !open;
+    drawer.tab.setAttribute("aria-expanded", String(open));
+    drawer.root.dataset.open = String(open);
+    if (!byUser) return;
+    (open ? drawer.close : drawer.tab).focus();
+    chrome.storage.local.set({ [DRAWER_KEY]: open }).catch(() => {});
+  }
+
+  function removeDrawer() {
+    drawer?.root.remove();
+    drawer = null;
   }
 
   // ---- building the panel ------------------------------------------------------------------------
@@ -110,6 +202,15 @@
       event.preventDefault();
       chrome.runtime.sendMessage({ type: "openOptions" }).catch(() => {});
     });
+    return link;
+  }
+
+  /** "more on HFMRS": the web UI with this model picked (the id percent-encoded in the query string). */
+  function moreLink(uiBase, id) {
+    const link = el("a", "hfmrs-more", "more on HFMRS");
+    link.href = `${uiBase ?? "http://localhost:7860"}/?model=${encodeURIComponent(id)}`;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
     return link;
   }
 
@@ -207,7 +308,7 @@
       setState(panel, id, "ready");
       count.textContent = String(answer.results.length);
       const footer = el("p", "hfmrs-footer", `HFMRS${answer.method ? ` · ${answer.method}` : ""} · `);
-      footer.append(optionsLink("options"));
+      footer.append(moreLink(answer.uiBase, id), " · ", optionsLink("options"));
       body.append(...resultLists(answer.results), footer);
     } else if (answer.ok || answer.kind === "not_found") {
       setState(panel, id, "empty");
@@ -257,8 +358,10 @@
     const placement = id && findPlacement();
     if (!placement) {
       panels.forEach((p) => p.remove());
+      removeDrawer();
       return;
     }
+    if (placement.mode !== "drawer") removeDrawer();
     ownPanel ??= newPanel(); // one element for the script's lifetime, re-inserted when the page drops it
     const panel = ownPanel;
     panels.filter((p) => p !== panel).forEach((p) => p.remove()); // never more than one

@@ -8,6 +8,7 @@ const { DEFAULTS, K_MIN, K_MAX, SORTS, RELATIONS, normalizeApiBase, originPatter
 const form = document.getElementById("options");
 const fields = {
   apiBase: document.getElementById("apiBase"),
+  uiBase: document.getElementById("uiBase"),
   method: document.getElementById("method"),
   k: document.getElementById("k"),
   sort: document.getElementById("sort"),
@@ -52,6 +53,7 @@ async function loadMethods(apiBase, selected) {
 
 function show(settings) {
   fields.apiBase.value = settings.apiBase;
+  fields.uiBase.value = settings.uiBase;
   fields.k.value = String(settings.k);
   fields.sort.value = settings.sort;
   fields.relation.value = settings.relation;
@@ -75,6 +77,12 @@ form.addEventListener("submit", async (event) => {
     fields.apiBase.focus();
     return;
   }
+  const uiBase = normalizeApiBase(fields.uiBase.value || DEFAULTS.uiBase);
+  if (!uiBase) {
+    say("Enter an http:// or https:// URL for the web UI.", "error");
+    fields.uiBase.focus();
+    return;
+  }
   const k = Number(fields.k.value);
   if (!Number.isInteger(k) || k < K_MIN || k > K_MAX) {
     say(`The number of models must be ${K_MIN} to ${K_MAX}.`, "error");
@@ -95,7 +103,14 @@ form.addEventListener("submit", async (event) => {
     say(`Not saved: the extension needs permission to reach ${apiBase}.`, "error");
     return;
   }
-  const settings = { apiBase, method: fields.method.value, k, sort: fields.sort.value, relation: fields.relation.value };
+  const settings = {
+    apiBase,
+    uiBase,
+    method: fields.method.value,
+    k,
+    sort: fields.sort.value,
+    relation: fields.relation.value,
+  };
   await chrome.storage.sync.set(settings);
   await pruneOrigins(pattern);
   fields.apiBase.value = apiBase;

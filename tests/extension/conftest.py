@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -47,7 +48,34 @@ HOSTILE_ID = "<img src=x onerror=window.__pwned=1>"
 # Fixture-site routing: which pages are what.
 SITE_PAGES = {"docs", "settings", "blog", "papers", "models", "datasets", "spaces", "pricing", "organizations"}
 USERS = {"acme", "vision"}
-NO_SIDEBAR = {"acme/wav2vec2-speech"}  # served without a sidebar: the panel falls back to after the card
+NO_SIDEBAR = {"acme/wav2vec2-speech"}  # served without a sidebar: the panel waits behind a tab
+SCRAMBLED = {"acme/scrambled-layout"}  # no sidebar and every class name changed, as a redesign might
+# Real Hub pages saved by other people (../shared, see its README): served at their own paths, scripts
+# stripped (the page is static markup here; the Hub's JS and CSS were not saved).
+REAL_PAGES_DIR = ROOT.parent / "shared" / "fixtures" / "hub-pages"
+REAL_PAGES = {
+    "/TheBloke/Mistral-7B-v0.1-GGUF/blob/main/README.md": "TheBloke_Mistral-7B-v0.1-GGUF_blob_main_README.md.html",
+    "/Qwen/Qwen3-Coder-30B-A3B-Instruct/blob/main/qwen3coder_tool_parser.py": (
+        "Qwen_Qwen3-Coder-30B-A3B-Instruct_blob_main_qwen3coder_tool_parser.py.html"
+    ),
+}
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.S | re.I)
+_CLASS = re.compile(r'class="[^"]*"')
+
+
+def real_page(path: str) -> bytes | None:
+    name = REAL_PAGES.get(path)
+    if name is None or not (REAL_PAGES_DIR / name).is_file():
+        return None
+    return _SCRIPT.sub("", (REAL_PAGES_DIR / name).read_text(encoding="utf-8")).encode()
+
+
+def scramble(body: str) -> str:
+    """Every class attribute replaced by a meaningless one: placement must not depend on class names."""
+    count = iter(range(1_000_000))
+    return _CLASS.sub(lambda _: f'class="x{next(count)}"', body)
+
+
 REPO_SUBPAGES = {"tree", "blob", "discussions", "commits"}
 
 
@@ -65,6 +93,8 @@ def render_fixture(path: str) -> tuple[int, str, bytes]:
         if name in types:
             return 200, types[name], (FIXTURES / name).read_bytes()
         return 404, "text/plain", b"not found"
+    if (real := real_page(path)) is not None:
+        return 200, "text/html; charset=utf-8", real
     parts = [unquote(p) for p in path.split("/") if p]
 
     def page(name: str) -> str:
@@ -99,9 +129,11 @@ def render_fixture(path: str) -> tuple[int, str, bytes]:
             TASK=task,
             DOWNLOADS="7,812,345",
         )
-        if model_id in NO_SIDEBAR:
+        if model_id in NO_SIDEBAR | SCRAMBLED:
             start, end = body.index("<!-- sidebar -->"), body.index("<!-- /sidebar -->")
             body = body[:start] + body[end:]
+        if model_id in SCRAMBLED:
+            body = scramble(body)
     return 200, "text/html; charset=utf-8", body.encode()
 
 
@@ -256,6 +288,7 @@ class Browser:
         try:
             page.goto(self.options_url)
             page.wait_for_selector("body[data-ready]", timeout=10_000)
+            page.evaluate("chrome.storage.local.clear()")  # what the pages remembered (the drawer left open)
             page.fill("#apiBase", api_base)
             page.fill("#k", str(k))
             page.select_option("#sort", sort)
@@ -277,7 +310,7 @@ def browser(chromium, extension_dir, hub_site, tmp_path_factory) -> Iterator[Bro
             executable_path=str(chromium),
             headless=True,  # Chromium's new headless mode, which runs extensions
             ignore_https_errors=True,
-            viewport={"width": 1280, "height": 900},
+            viewport={"width": 1400, "height": 900},  # the "first viewport" of issue 22
             args=[
                 "--no-sandbox",
                 "--disable-gpu",

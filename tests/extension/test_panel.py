@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.extension.conftest import ARTIFACTS, HOSTILE_ID, HUB
+from tests.extension.conftest import ARTIFACTS, HOSTILE_ID, HUB, REAL_PAGES_DIR, real_page
 
 pytestmark = pytest.mark.browser
 
@@ -94,7 +96,7 @@ def test_non_model_pages_get_no_panel(page, browser, recommender):
     for path in ("/datasets/acme/data", "/spaces/acme/demo", "/acme", "/docs/hub", "/models", "/settings/profile"):
         page.goto(f"{HUB}{path}")
         page.wait_for_timeout(600)  # more than the content script needs to act
-        assert page.locator(PANEL).count() == 0, path
+        assert page.locator(PANEL).count() == 0 and page.locator("[data-hfmrs-drawer]").count() == 0, path
 
 
 def test_page_rerenders_leave_exactly_one_panel(page, browser, recommender):
@@ -122,11 +124,96 @@ def test_unknown_model_shows_a_quiet_empty_state(page, browser, recommender):
     expect(panel).to_contain_text("not in the HFMRS catalog")
 
 
-def test_panel_falls_back_to_after_the_model_card(page, browser, recommender):
+VIEWPORT = {"width": 1400, "height": 900}
+TAB = "[data-hfmrs-drawer] .hfmrs-tab"
+# Whether an element is on screen in the first viewport, without scrolling.
+IN_FIRST_VIEWPORT = """e => { const r = e.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth
+    && window.scrollY === 0; }"""
+VISIBLE_PANELS_AND_TABS = f"""() => [...document.querySelectorAll('[data-hfmrs-panel], {TAB}')]
+  .filter(e => {{ const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; }}).length"""
+
+
+def test_without_a_sidebar_the_panel_waits_behind_a_tab(page, browser, recommender):
     browser.configure(recommender)
     page.goto(f"{HUB}/acme/wav2vec2-speech")  # served without a sidebar
     panel = ready_panel(page, "acme/wav2vec2-speech")
-    assert panel.evaluate("p => p.previousElementSibling.classList.contains('model-card-content')")
+    tab = page.locator(TAB)
+    expect(tab).to_be_visible()
+    assert tab.evaluate(IN_FIRST_VIEWPORT) and page.evaluate(VISIBLE_PANELS_AND_TABS) == 1
+    assert panel.evaluate("p => !p.closest('main')")  # never inside the page's content
+    expect(panel).to_be_hidden()
+    tab.focus()
+    page.keyboard.press("Enter")  # keyboard accessible: a button
+    expect(panel).to_be_visible()
+    assert panel.evaluate(IN_FIRST_VIEWPORT)
+    expect(tab).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("Escape")  # dismissible; focus goes back to the tab
+    expect(panel).to_be_hidden()
+    assert page.evaluate("document.activeElement?.classList.contains('hfmrs-tab')")
+
+
+def test_the_drawer_is_remembered_open_across_pages(page, browser, recommender):
+    browser.configure(recommender)
+    page.goto(f"{HUB}/acme/wav2vec2-speech")
+    ready_panel(page, "acme/wav2vec2-speech")
+    page.locator(TAB).click()
+    expect(page.locator(PANEL)).to_be_visible()
+    page.goto(f"{HUB}/acme/scrambled-layout")  # another page without a sidebar: opens as it was left
+    expect(page.locator(PANEL)).to_have_attribute("data-model", "acme/scrambled-layout")
+    expect(page.locator(PANEL)).to_be_visible()
+    page.locator("[data-hfmrs-drawer] .hfmrs-close").click()
+    page.goto(f"{HUB}/acme/wav2vec2-speech")
+    ready_panel(page, "acme/wav2vec2-speech")
+    expect(page.locator(TAB)).to_be_visible()
+    expect(page.locator(PANEL)).to_be_hidden()
+
+
+def test_scrambled_class_names_and_no_sidebar_still_show_the_tab(page, browser, recommender):
+    browser.configure(recommender)
+    page.goto(f"{HUB}/acme/scrambled-layout")
+    expect(page.locator(TAB)).to_be_visible()
+    assert page.locator(TAB).evaluate(IN_FIRST_VIEWPORT) and page.evaluate(VISIBLE_PANELS_AND_TABS) == 1
+
+
+def test_the_sidebar_panel_sits_high_in_the_sidebar(page, browser, recommender):
+    browser.configure(recommender)
+    page.goto(f"{HUB}/openai-community/gpt2")
+    panel = ready_panel(page, "openai-community/gpt2")
+    # right after the sidebar's first block ("Downloads last month"), found by its text, not its class
+    assert panel.evaluate("p => p.previousElementSibling.textContent.includes('Downloads last month')")
+    assert page.locator(PANEL).evaluate("p => p.getBoundingClientRect().top < innerHeight")
+    expect(page.locator(TAB)).to_have_count(0)  # a sidebar, so no tab
+    more = panel.locator(".hfmrs-more")
+    expect(more).to_have_attribute("href", "http://localhost:7860/?model=openai-community%2Fgpt2")
+
+
+REAL = [
+    "/TheBloke/Mistral-7B-v0.1-GGUF/blob/main/README.md",  # a rendered README, no sidebar
+    "/Qwen/Qwen3-Coder-30B-A3B-Instruct/blob/main/qwen3coder_tool_parser.py",  # code, no .prose, no <aside>
+]
+
+
+@pytest.mark.parametrize("path", REAL, ids=["readme-view", "code-view"])
+def test_real_hub_pages_show_one_visible_tab_in_the_first_viewport(page, browser, recommender, path):
+    if real_page(path) is None:
+        pytest.skip(f"the saved Hub pages are not here ({REAL_PAGES_DIR})")
+    browser.configure(recommender)
+    page.goto(f"{HUB}{path}")
+    tab = page.locator(TAB)
+    expect(tab).to_be_visible()
+    assert tab.evaluate(IN_FIRST_VIEWPORT) and page.evaluate(VISIBLE_PANELS_AND_TABS) == 1
+    model_id = "/".join(path.split("/")[1:3])
+    panel = page.locator(PANEL)
+    expect(panel).to_have_attribute("data-model", model_id)  # the id from the path, sub-page or not
+    assert panel.evaluate("p => !p.closest('main, .prose, pre')")  # never in the README or the file
+    tab.click()
+    expect(panel).to_be_visible()
+    assert panel.evaluate(IN_FIRST_VIEWPORT)
+    name = "drawer" if "README" in path else "drawer-code"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"extension-{name}.png")
+    page.locator("[data-hfmrs-drawer] .hfmrs-close").click()
 
 
 def test_hostile_model_id_renders_as_text(page, browser, fake_api):
@@ -182,12 +269,32 @@ def test_client_side_navigation_updates_the_panel(page, browser, recommender):
     page.click("a[data-spa][href='/datasets/acme/data']")
     expect(page).to_have_url(f"{HUB}/datasets/acme/data")
     expect(page.locator(PANEL)).to_have_count(0)
+    expect(page.locator(TAB)).to_have_count(0)  # datasets get neither a panel nor a tab
 
     page.go_back()  # popstate
     page.go_back()
     expect(page).to_have_url(f"{HUB}/openai-community/gpt2")
     ready_panel(page, "openai-community/gpt2")
     assert page.evaluate("window.__sameDocument") is True  # all of it without a page load
+
+
+def test_client_side_navigation_between_a_drawer_page_and_a_sidebar_page(page, browser, recommender):
+    browser.configure(recommender, k=5)
+    page.goto(f"{HUB}/acme/wav2vec2-speech")  # no sidebar: the tab
+    ready_panel(page, "acme/wav2vec2-speech")
+    expect(page.locator(TAB)).to_be_visible()
+    page.evaluate(
+        """() => { const a = Object.assign(document.createElement('a'), {href: '/openai-community/gpt2',
+                   textContent: 'gpt2'}); a.dataset.spa = ''; a.id = 'go'; document.body.append(a); }"""
+    )
+    page.click("#go")  # history.pushState + a new <main> with a sidebar
+    ready_panel(page, "openai-community/gpt2")
+    expect(page.locator(TAB)).to_have_count(0)  # the tab went with the drawer
+    assert page.locator(PANEL).evaluate("p => p.closest('[data-fixture=sidebar]') !== null")
+    page.go_back()  # popstate: no sidebar again
+    ready_panel(page, "acme/wav2vec2-speech")
+    expect(page.locator(TAB)).to_be_visible()
+    assert page.evaluate(VISIBLE_PANELS_AND_TABS) == 1
 
 
 def test_options_page_finds_models_for_a_need_and_shows_answers_as_text(browser, fake_api):
@@ -279,3 +386,20 @@ def _options_page(browser):
     page.goto(browser.options_url)
     yield page
     page.close()
+
+
+@pytest.mark.skipif(not os.environ.get("HFMRS_SCREENSHOT_API"), reason="set HFMRS_SCREENSHOT_API to a running API")
+def test_readme_screenshots(page, browser):
+    """chrome-ext/README.md's pictures, from a running API over the bundled catalog (`make run`):
+    HFMRS_SCREENSHOT_API=http://127.0.0.1:8000 pytest tests/extension -k readme_screenshots"""
+    browser.configure(os.environ["HFMRS_SCREENSHOT_API"])
+    out = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    page.goto(f"{HUB}/openai-community/gpt2")
+    ready_panel(page, "openai-community/gpt2")
+    page.screenshot(path=out / "extension-sidebar.png")
+    path = REAL[0]
+    if real_page(path) is not None:
+        page.goto(f"{HUB}{path}")
+        page.locator(TAB).click()
+        ready_panel(page, "TheBloke/Mistral-7B-v0.1-GGUF")
+        page.screenshot(path=out / "extension-drawer.png")
