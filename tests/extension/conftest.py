@@ -280,7 +280,9 @@ class Browser:
     def options_url(self) -> str:
         return f"chrome-extension://{self.extension_id}/options.html"
 
-    def configure(self, api_base: str, k: int = 10, sort: str = "score", method: str = "") -> None:
+    def configure(
+        self, api_base: str, k: int = 10, sort: str = "score", method: str = "", ui_base: str = "http://localhost:7860"
+    ) -> None:
         """Save settings the way a user does: through the options page."""
         from playwright.sync_api import expect
 
@@ -290,6 +292,7 @@ class Browser:
             page.wait_for_selector("body[data-ready]", timeout=10_000)
             page.evaluate("chrome.storage.local.clear()")  # what the pages remembered (the drawer left open)
             page.fill("#apiBase", api_base)
+            page.fill("#uiBase", ui_base)
             page.fill("#k", str(k))
             page.select_option("#sort", sort)
             page.select_option("#method", method)

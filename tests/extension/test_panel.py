@@ -349,6 +349,16 @@ def test_options_page_offers_the_apis_methods_and_validates(browser, recommender
         page.fill("#k", "31")
         page.click("#save")
         expect(page.locator("#status")).to_have_text("The number of models must be 5 to 30.")
+        page.fill("#k", "10")
+        page.fill("#uiBase", "javascript:alert(1)")
+        page.click("#save")
+        expect(page.locator("#status")).to_have_text("Enter an http:// or https:// URL for the web UI.")
+        page.fill("#uiBase", "http://127.0.0.1:7860/")
+        page.click("#save")
+        expect(page.locator("#status")).to_have_text("Saved.")
+        expect(page.locator("#uiBase")).to_have_value("http://127.0.0.1:7860/")  # kept as typed, stored normalised
+        stored = page.evaluate("chrome.storage.sync.get('uiBase')")
+        assert stored == {"uiBase": "http://127.0.0.1:7860"}
     finally:
         page.close()
 
