@@ -24,6 +24,7 @@ from rich.table import Table
 from hfmrs.engine import K_MAX, K_MIN, SORTS, Engine
 from hfmrs.filters import Filters, public_fields
 from hfmrs.ids import UnknownModelError
+from hfmrs.remote import ApiUnavailableError, RemoteEngine
 from hfmrs.search import DEFAULT_METHOD as DEFAULT_SEARCH_METHOD
 from hfmrs.search import METHODS as SEARCH_METHODS
 from hfmrs.settings import Settings, get_settings
@@ -33,6 +34,7 @@ from hfmrs.store.builds import NoBuildError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="HFMRS, the Hugging Face Model Recommender System.")
 console = Console()
 err = Console(stderr=True)
+log = logging.getLogger(__name__)
 
 
 @app.callback()
@@ -51,20 +53,37 @@ def fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def open_engine(settings: Settings) -> Engine:
+def open_engine(settings: Settings) -> Engine | RemoteEngine:
+    """The serving build, opened here; or, when the running services hold it (Qdrant Edge lets one process
+    open a build), their API, which answers with the same engine."""
     try:
         return Engine.open(settings)
     except NoBuildError:
         fail("there is no build yet", "hint: run `hfmrs build` first (or `make run`)", code=1)
-    except Exception as error:  # Qdrant Edge lets one process open a build: e.g. the running services
+    except Exception as error:
         if "WouldBlock" not in str(error):
             raise
-        api = settings.recommender_url or f"http://{settings.host}:{settings.recommender_port}"
+    remote = RemoteEngine.from_settings(settings)
+    try:
+        remote.method_infos()
+    except (ApiUnavailableError, ValueError) as error:
+        remote.close()
         fail(
-            "the build is open in another process (the running services?)",
-            f"hint: ask their API ({api}/docs), or stop them first; `hfmrs mcp` answers through it",
+            f"the build is open in another process, and {error}",
+            "hint: start the services (`make run`), or stop the process that holds the build; "
+            "HFMRS_RECOMMENDER_URL says where the API is",
             code=1,
         )
+    log.info("the build is open in another process: answering through its API at %s", remote.url)
+    return remote
+
+
+def validate_early(n: int, sort: str, command: str) -> None:
+    """Arguments checked before anything is opened, so a typo costs nothing and says what to type."""
+    if not K_MIN <= n <= K_MAX:
+        fail(f"-n must be from {K_MIN} to {K_MAX}, got {n}", f"hint: see `hfmrs {command} --help`")
+    if sort not in SORTS:
+        fail(f"unknown sort {sort!r}; choose one of: {', '.join(SORTS)}", f"hint: see `hfmrs {command} --help`")
 
 
 @app.command()
@@ -177,6 +196,7 @@ def recommend(
     filters: Filters | None = None,
 ) -> None:
     """Models similar to MODEL_ID (filters: every option from --pipeline-tag on)."""
+    validate_early(n, sort, "recommend")
     engine = open_engine(get_settings())
     try:
         result = engine.similar(
@@ -194,6 +214,8 @@ def recommend(
         fail(f"unknown model id {model_id!r}", "did you mean:\n  " + "\n  ".join(error.suggestions))
     except ValueError as error:
         fail(str(error), "hint: see `hfmrs recommend --help`")
+    except ApiUnavailableError as error:
+        fail(str(error), "hint: is `make run` still running?", code=1)
     finally:
         engine.close()
     if as_json:
@@ -247,16 +269,20 @@ def search(
 
     if not text.strip():
         fail("the search text is blank", 'hint: describe what you need, e.g. hfmrs search "German speech recognition"')
+    validate_early(n, sort, "search")
     settings = get_settings()
     engine = open_engine(settings)
+    asked = {"k": n, "method": method, "sort": sort, "filters": filters, "understand": understand}
     try:
-        encoder = query_encoder(settings)
-        vector = encoder.encode([text])[0].tolist()
-        result = engine.search(
-            text, vector, k=n, method=method, sort=sort, filters=filters, understand=understand, ignore=ignore or ()
-        )
+        if isinstance(engine, RemoteEngine):  # the API embeds the text itself
+            result = engine.search_text(text, ignore=ignore or (), **asked)
+        else:
+            vector = query_encoder(settings).encode([text])[0].tolist()
+            result = engine.search(text, vector, ignore=ignore or (), **asked)
     except ValueError as error:
         fail(str(error), "hint: see `hfmrs search --help`")
+    except ApiUnavailableError as error:
+        fail(str(error), "hint: is `make run` still running?", code=1)
     finally:
         engine.close()
     if as_json:
@@ -289,6 +315,8 @@ def info(model_id: Annotated[str, typer.Argument(help="Model id or legacy alias.
         fail(f"unknown model id {model_id!r}", "did you mean:\n  " + "\n  ".join(error.suggestions))
     except ValueError as error:
         fail(str(error))
+    except ApiUnavailableError as error:
+        fail(str(error), "hint: is `make run` still running?", code=1)
     finally:
         engine.close()
     print(json.dumps(payload, indent=2, sort_keys=True))
@@ -299,9 +327,10 @@ def methods() -> None:
     """The recommendation methods the serving build offers."""
     engine = open_engine(get_settings())
     try:
-        for name, rec in engine.recommenders.items():
-            marker = " (default)" if name == engine.default_method else ""
-            console.print(f"[bold]{name}[/bold]{marker}: {rec.description}")
+        for m in engine.method_infos():
+            console.print(f"[bold]{m.name}[/bold]{' (default)' if m.default else ''}: {m.description}")
+    except ApiUnavailableError as error:
+        fail(str(error), "hint: is `make run` still running?", code=1)
     finally:
         engine.close()
 

@@ -61,7 +61,7 @@ def test_unknown_id_exits_2_with_did_you_mean(cli_env):
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("-n", "0"), "k must be"), (("--method", "magic"), "unknown method"), (("--sort", "up"), "unknown sort")],
+    [(("-n", "0"), "-n must be from 1"), (("--method", "magic"), "unknown method"), (("--sort", "up"), "unknown sort")],
 )
 def test_bad_arguments_exit_2_with_hint(cli_env, args, message):
     result = run("recommend", "gpt2", *args)
@@ -123,10 +123,16 @@ def test_tune_fused_prints_both_halves(cli_env, tmp_path):
     assert run("tune-fused", "--rounds", "0").exit_code == 2
 
 
-def test_a_build_held_by_another_process_is_one_line_not_a_traceback(cli_env, settings):
+def test_a_build_held_by_another_process_is_one_line_not_a_traceback(cli_env, settings, monkeypatch):
     import os
     import subprocess
     import sys
+
+    from hfmrs.settings import get_settings
+    from tests.services.conftest import free_port
+
+    monkeypatch.setenv("HFMRS_RECOMMENDER_URL", f"http://127.0.0.1:{free_port()}")  # no API there either
+    get_settings.cache_clear()
 
     hold = (
         "import sys, time; from hfmrs.engine import Engine; from hfmrs.settings import Settings; "
@@ -142,4 +148,65 @@ def test_a_build_held_by_another_process_is_one_line_not_a_traceback(cli_env, se
     finally:
         holder.communicate(input="", timeout=30)
     assert result.exit_code == 1
-    assert "the build is open in another process" in result.output and "Traceback" not in result.output
+    assert "the build is open in another process, and the recommender API at" in result.output
+    assert "hint: start the services" in result.output and "Traceback" not in result.output
+
+
+def test_beside_running_services_the_cli_answers_through_their_api(cli_env, settings, monkeypatch):
+    """`make run` holds the build; `hfmrs recommend` in a second terminal answers through the API."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from hfmrs.settings import get_settings
+    from tests.services.conftest import free_port
+
+    direct = json.loads(run("recommend", "gpt2", "-n", "5", "--json").stdout)  # before anyone holds the build
+    port = free_port()
+    env = {**os.environ, "HFMRS_HOME": str(settings.home), "HFMRS_SNAPSHOT_DIR": str(settings.snapshot_dir)}
+    serve = [sys.executable, "-m", "services.cli", "serve", "recommender", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):  # bounded: 30 s
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        monkeypatch.setenv("HFMRS_RECOMMENDER_URL", f"http://127.0.0.1:{port}")
+        get_settings.cache_clear()
+        through_api = run("recommend", "gpt2", "-n", "5", "--json")
+        assert through_api.exit_code == 0, through_api.output
+        assert json.loads(through_api.stdout) == direct  # the same engine answers
+        table = run("recommend", "bert-base-uncased", "--method", "jaccard", "-n", "2")
+        assert table.exit_code == 0 and "bert-base-cased" in table.stdout
+        info = run("info", "gpt2")
+        assert info.exit_code == 0 and json.loads(info.stdout)["id"] == "openai-community/gpt2"
+        methods = run("methods")
+        assert methods.exit_code == 0 and "cosine" in methods.stdout
+        unknown = run("recommend", "gpt2-mediun")
+        assert unknown.exit_code == 2 and "did you mean" in unknown.output and "gpt2-medium" in unknown.output
+        bad = run("recommend", "gpt2", "--method", "nope")
+        assert bad.exit_code == 2 and "unknown method" in bad.output and "Traceback" not in bad.output
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"), [(("-n", "0"), "-n must be from 1 to 100"), (("--sort", "best"), "unknown sort")]
+)
+def test_arguments_are_checked_before_the_build_is_opened(tmp_path, monkeypatch, args, message):
+    from hfmrs.settings import get_settings
+
+    monkeypatch.setenv("HFMRS_HOME", str(tmp_path / "no-build-here"))  # opening would fail: it must not get there
+    get_settings.cache_clear()
+    try:
+        result = run("recommend", "gpt2", *args)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and message in result.output and "hint" in result.output
