@@ -30,6 +30,7 @@ from hfmrs.search import METHODS as SEARCH_METHODS
 from hfmrs.settings import Settings, get_settings
 from hfmrs.sizes import format_params
 from hfmrs.store.builds import NoBuildError
+from hfmrs.store.lock import BuildRunningError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="HFMRS, the Hugging Face Model Recommender System.")
 console = Console()
@@ -78,6 +79,10 @@ def open_engine(settings: Settings) -> Engine | RemoteEngine:
     return remote
 
 
+def builder_busy(error: BuildRunningError) -> NoReturn:
+    fail(str(error), "hint: wait for it to finish (or stop it), then run this again", code=1)
+
+
 def validate_early(n: int, sort: str, command: str) -> None:
     """Arguments checked before anything is opened, so a typo costs nothing and says what to type."""
     if not K_MIN <= n <= K_MAX:
@@ -109,7 +114,10 @@ def build(
         current = builds.current_id()
         if current is not None and not builds.manifest(current).get("training"):
             force = True
-    result = run_build(settings, builds=builds, force=force, trainer=trainer, show_progress=sys.stderr.isatty())
+    try:
+        result = run_build(settings, builds=builds, force=force, trainer=trainer, show_progress=sys.stderr.isatty())
+    except BuildRunningError as error:
+        builder_busy(error)
     manifest = builds.manifest(result.build_id)
     table = Table(title=f"build {result.build_id}" + (" (up to date, skipped)" if result.skipped else ""))
     table.add_column("stage")

@@ -40,6 +40,7 @@ from hfmrs.store.base import (
 )
 from hfmrs.store.builds import ID_INDEX_DIR, Builds, open_builds
 from hfmrs.store.cards import CARDS_DIR, CardWriter
+from hfmrs.store.lock import HeldLock, build_lock
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,26 @@ def build(
     """Build (or skip) and publish.  ``transform`` rewrites the catalog before features are made
     (the evaluation uses it to strip held-out lineage); ``transform_key`` names it in the input hash.
     ``trainer`` runs after the points are written and before the build is published (k-means clusters,
-    GNN vectors); what it returns is stored in the manifest under ``training``."""
+    GNN vectors); what it returns is stored in the manifest under ``training``.
+
+    One builder per home: while another build runs, this raises
+    :class:`~hfmrs.store.lock.BuildRunningError` naming it, and touches nothing."""
+    with build_lock(settings.home) as lock:
+        return _build(settings, encoder, catalog, builds, force, transform, transform_key, trainer, show_progress, lock)
+
+
+def _build(
+    settings: Settings,
+    encoder: Encoder | None,
+    catalog: Catalog | None,
+    builds: Builds | None,
+    force: bool,
+    transform: Callable[[Catalog], Catalog] | None,
+    transform_key: str,
+    trainer: Trainer | None,
+    show_progress: bool,
+    lock: HeldLock,
+) -> BuildResult:
     timer = StageTimer()
     builds = builds or open_builds(settings)
     encoder = encoder or settings_encoder(settings)
@@ -234,6 +254,7 @@ def build(
 
     # Unique even for two forced builds of the same inputs in one second: never reuse a live name.
     build_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{wanted[:8]}-{secrets.token_hex(2)}"
+    lock.note(build_id=build_id)
     with timer.stage("catalog"):
         catalog = catalog if catalog is not None else open_catalog(settings)
         facts = catalog.facts

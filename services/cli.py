@@ -96,9 +96,15 @@ def up(
 
         # No training here: the first answer should not wait for the GNN.  A build whose inputs are
         # unchanged (trained or not) is reused as it is.
-        result = run_build(settings)
-        state = "up to date" if result.skipped else f"built in {sum(result.timings.values()):.1f}s"
-        typer.echo(f"build {result.build_id}: {result.models} models, {state}")
+        from hfmrs.store.lock import BuildRunningError
+
+        try:
+            result = run_build(settings)
+        except BuildRunningError as error:  # serve the current build; the other builder publishes its own
+            typer.echo(f"{error}: serving the current build, which swaps live when that one is published")
+        else:
+            state = "up to date" if result.skipped else f"built in {sum(result.timings.values()):.1f}s"
+            typer.echo(f"build {result.build_id}: {result.models} models, {state}")
     if not settings.admin_token:
         # Admin endpoints (ingest jobs, reload) are off without a token; `up` makes one for this run.
         settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(18)})

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hfmrs.hub.crawl import SORTS, CrawlError, CrawlProgress
+from hfmrs.store.lock import BuildRunningError
 
 console = Console()
 err = Console(stderr=True)
@@ -66,6 +67,10 @@ def register(app: typer.Typer) -> None:
         try:
             with _progress_bar() as update:
                 result = crawl(get_settings(), limit, sort, per_task, endpoint, progress=update)
+        except BuildRunningError as error:
+            from hfmrs.cli import builder_busy
+
+            builder_busy(error)
         except (CrawlError, ValueError) as error:
             _crawl_failed(error)
         except KeyboardInterrupt:

@@ -42,13 +42,18 @@ def register(app: typer.Typer) -> None:
     def train() -> None:
         """Retrain: a new build (vectors from the cache) with k-means clusters, GNN vectors and tuned
         hybrid weights, published atomically.  Training settings: HFMRS_KMEANS_*, HFMRS_GNN_*, HFMRS_HYBRID_*."""
+        from hfmrs.cli import builder_busy
         from hfmrs.pipeline import build
         from hfmrs.settings import get_settings
         from hfmrs.store.builds import open_builds
+        from hfmrs.store.lock import BuildRunningError
         from hfmrs.training import make_trainer
 
         settings = get_settings()
-        result = build(settings, force=True, trainer=make_trainer(settings), show_progress=sys.stderr.isatty())
+        try:
+            result = build(settings, force=True, trainer=make_trainer(settings), show_progress=sys.stderr.isatty())
+        except BuildRunningError as error:
+            builder_busy(error)
         training = open_builds(settings).manifest(result.build_id).get("training") or {}
         console.print(summary_table(f"build {result.build_id} (trained)", result.timings, training))
         console.print(describe(training))

@@ -210,3 +210,16 @@ def test_arguments_are_checked_before_the_build_is_opened(tmp_path, monkeypatch,
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 2 and message in result.output and "hint" in result.output
+
+
+def test_a_second_builder_exits_1_saying_who_builds(cli_env, settings):
+    from tests.hfmrs.store.test_lock import hold
+
+    holder = hold(settings.home)  # e.g. `hfmrs up`'s background training, or a cron refresh
+    try:
+        result = run("build", "--force", "--no-train")
+    finally:
+        holder.communicate(input="", timeout=30)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "build 20261202T000000-abcdef01-0001 is running in this home (pid" in result.output
+    assert "hint: wait for it to finish" in result.output
