@@ -236,7 +236,7 @@ class Engine:
         canonical = self.resolve(model_id)
         points = self.store.retrieve([canonical])
         if not points:  # the id index and the store disagree: treat as unknown, never crash
-            raise UnknownModelError(model_id, self.ids.suggest(model_id))
+            raise UnknownModelError(model_id, lambda: self.ids.suggest(model_id))
         return points[0].payload
 
     def autocomplete(self, prefix: str, limit: int = 10) -> list[ModelSummary]:
@@ -278,7 +278,7 @@ class Engine:
         recommender = self.recommenders[method]
         points = self.store.retrieve([canonical], with_vectors=recommender.needs_vectors)
         if not points:
-            raise UnknownModelError(model_id, self.ids.suggest(model_id))
+            raise UnknownModelError(model_id, lambda: self.ids.suggest(model_id))
         query = points[0]
         excluded = (filters or Filters()).with_exclude(canonical)
         hits = self._fetch(lambda limit: recommender.similar(query, limit, excluded), k)

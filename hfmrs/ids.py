@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
 SUGGEST_POOL = 200  # nearest names by plain ratio that "did you mean" ranks with WRatio
+SUGGEST_CACHE = 4096  # recent misses whose suggestions are kept (an LRU)
 
 
 class UnknownModelError(KeyError):
-    """A model id (or alias) that is not in the catalog; carries "did you mean" suggestions."""
+    """A model id (or alias) that is not in the catalog; carries "did you mean" suggestions.
 
-    def __init__(self, model_id: str, suggestions: list[str]):
+    ``suggestions`` may be a function: the fuzzy search runs only when someone reads them (the API skips
+    it for a client over its budget), and once."""
+
+    def __init__(self, model_id: str, suggestions: list[str] | Callable[[], list[str]]):
         super().__init__(model_id)
         self.model_id = model_id
-        self.suggestions = suggestions
+        self._suggestions = suggestions
+
+    @property
+    def suggestions(self) -> list[str]:
+        if callable(self._suggestions):
+            self._suggestions = self._suggestions()
+        return self._suggestions
 
     def __str__(self) -> str:
         hint = f"; did you mean: {', '.join(self.suggestions)}" if self.suggestions else ""
@@ -92,6 +104,8 @@ class IdIndex:
     def _set(self, arrays: Mapping[str, np.ndarray]) -> None:
         self._a = dict(arrays)
         self._fuzzy: tuple[list[str], list[str]] | None = None  # `lower`, `tail` decoded on first suggest()
+        self._suggested: OrderedDict[tuple[str, int], list[str]] = OrderedDict()  # the LRU of recent misses
+        self._suggested_lock = threading.Lock()  # the API's worker threads share it
 
     # -- files -------------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -147,7 +161,7 @@ class IdIndex:
     def resolve(self, model_id: str) -> str:
         found = self.find(model_id)
         if found is None:
-            raise UnknownModelError(model_id, self.suggest(model_id))
+            raise UnknownModelError(model_id, lambda: self.suggest(model_id))
         return found
 
     def downloads_of(self, model_id: str) -> int:
@@ -168,6 +182,19 @@ class IdIndex:
         query = model_id.strip().lower()
         if not query or not len(self):
             return []
+        key = (query, limit)
+        with self._suggested_lock:
+            if key in self._suggested:  # a repeated miss (a retrying client, a broken link) costs a look-up
+                self._suggested.move_to_end(key)
+                return list(self._suggested[key])
+        found = self._suggest(query, limit)
+        with self._suggested_lock:
+            self._suggested[key] = found
+            if len(self._suggested) > SUGGEST_CACHE:
+                self._suggested.popitem(last=False)
+        return list(found)
+
+    def _suggest(self, query: str, limit: int) -> list[str]:
         if self._fuzzy is None:  # decoded once, only on this error path (~0.6 s and ~150 MB at 1M)
             self._fuzzy = tuple(
                 [b.decode("utf-8", "surrogatepass") for b in self._a[k].tolist()] for k in ("lower", "tail")

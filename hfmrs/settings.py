@@ -89,6 +89,15 @@ class Settings(BaseSettings):
         None, description="Embedder base URL other services call; unset = http://HFMRS_HOST:HFMRS_EMBEDDER_PORT."
     )
     admin_token: str | None = Field(None, description="Token for admin endpoints; unset = admin endpoints off.")
+    rate_limit: float = Field(
+        0.0, ge=0, description="Requests per second per client address on the public API (bursts of twice it); 0 = off."
+    )
+    suggest_per_minute: int = Field(
+        60,
+        ge=0,
+        description='"Did you mean" searches per client address per minute; beyond, unknown ids get a 404 without '
+        "suggestions (cheap). 0 = no limit.",
+    )
     hf_endpoint: str = Field(
         "https://huggingface.co",
         description="Hub API base URL for live ingest (HF_ENDPOINT is honoured when this is unset).",

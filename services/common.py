@@ -8,7 +8,11 @@ from __future__ import annotations
 import gc
 import hmac
 import logging
-from typing import Annotated
+import math
+import threading
+import time
+from collections import OrderedDict
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -84,8 +88,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status, exc.code, exc.message, exc.suggestions)
 
     @app.exception_handler(UnknownModelError)
-    async def _unknown(_: Request, exc: UnknownModelError) -> JSONResponse:
-        return error_response(404, "unknown_model", f"unknown model id {exc.model_id!r}", exc.suggestions)
+    async def _unknown(request: Request, exc: UnknownModelError) -> JSONResponse:
+        message = f"unknown model id {exc.model_id!r}"
+        budget: ClientBudget | None = getattr(request.app.state, "suggest_budget", None)
+        if budget is not None and budget.wait(client_address(request)) > 0:
+            # The fuzzy search is most of a miss's cost: a client sending many unknown ids goes without it.
+            return error_response(404, "unknown_model", message + " (no suggestions: too many unknown ids from "
+                                  "this client; try again in a minute)")  # fmt: skip
+        return error_response(404, "unknown_model", message, exc.suggestions)
 
     @app.exception_handler(ValueError)
     async def _bad_value(_: Request, exc: ValueError) -> JSONResponse:
@@ -143,3 +153,50 @@ def admin_guard(settings: Settings):
             raise ApiError(401, "unauthorized", "admin endpoints need 'Authorization: Bearer <HFMRS_ADMIN_TOKEN>'")
 
     return Depends(check)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+class ClientBudget:
+    """A token bucket per client address: ``rate`` tokens a second, at most ``burst`` saved up.  Bounded:
+    past ``max_clients`` addresses the least recently seen are forgotten (they start full again)."""
+
+    def __init__(self, rate: float, burst: float, max_clients: int = 10_000):
+        self.rate, self.burst, self.max_clients = rate, max(burst, 1.0), max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (tokens, time)
+        self._lock = threading.Lock()
+
+    def wait(self, client: str) -> float:
+        """Take one token: 0 when there was one, else the seconds until there will be (nothing taken)."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, then = self._buckets.pop(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - then) * self.rate)
+            allowed = tokens >= 1.0
+            self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
+            if len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+        return 0.0 if allowed else (1.0 - tokens) / self.rate
+
+
+def install_budgets(app: FastAPI, settings: Settings, limited: tuple[str, ...] = ("/v1/", "/recommend")) -> None:
+    """The public API's per-client limits: ``HFMRS_RATE_LIMIT`` requests a second on ``limited`` paths
+    (429 with Retry-After beyond it; off at 0) and ``HFMRS_SUGGEST_PER_MINUTE`` "did you mean" searches."""
+    if settings.suggest_per_minute:
+        per_minute = settings.suggest_per_minute
+        app.state.suggest_budget = ClientBudget(per_minute / 60.0, per_minute)
+    if not settings.rate_limit:
+        return
+    requests = ClientBudget(settings.rate_limit, 2 * settings.rate_limit)
+
+    @app.middleware("http")
+    async def rate_limit(request: Request, call_next: Any) -> Any:
+        if request.url.path.startswith(limited):
+            wait = requests.wait(client_address(request))
+            if wait > 0:
+                response = error_response(429, "rate_limited", f"too many requests; retry in {wait:.1f} s")
+                response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+                return response
+        return await call_next(request)

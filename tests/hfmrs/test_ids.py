@@ -141,3 +141,16 @@ def test_small_indexes_rank_every_name_with_wratio(index: IdIndex):
         best = max(fuzz.WRatio(query.lower(), n.lower()) for n in names)
         got = index.suggest(query)
         assert fuzz.WRatio(query.lower(), got[0].lower()) == best
+
+
+def test_suggestions_are_computed_when_read_and_remembered_for_repeated_misses(monkeypatch):
+    index = IdIndex({"openai-community/gpt2": ["gpt2"], "google-bert/bert-base-uncased": []}, {})
+    calls: list[str] = []
+    real = index._suggest
+    monkeypatch.setattr(index, "_suggest", lambda query, limit: calls.append(query) or real(query, limit))
+    with pytest.raises(UnknownModelError) as missed:
+        index.resolve("gpt-2")
+    assert calls == []  # nobody read them yet: no fuzzy search
+    assert "gpt2" in missed.value.suggestions and calls == ["gpt-2"]
+    assert missed.value.suggestions and calls == ["gpt-2"]  # once per error
+    assert index.suggest("GPT-2 ") == missed.value.suggestions and calls == ["gpt-2"]  # the LRU answers

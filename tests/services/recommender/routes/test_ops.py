@@ -80,3 +80,32 @@ def test_live_swap_serves_a_new_build_without_restart(api: TestClient, admin_set
         # the old engine still answers for the request that started on it
         assert in_flight.build_id == before
         assert in_flight.similar("gpt2", k=2).results
+
+
+def test_a_client_over_its_suggestion_budget_gets_unknown_ids_without_suggestions(admin_settings, live, embedder_http):
+    from services.clients import EmbedderClient
+
+    settings = admin_settings.model_copy(update={"suggest_per_minute": 2})
+    api = TestClient(create_app(settings, live=live, embedder=EmbedderClient(embedder_http)))
+    answers = [api_error(api.get(f"/v1/models/gpt2-mediun{i}/similar"), 404, "unknown_model") for i in range(3)]
+    assert "gpt2-medium" in answers[0]["suggestions"] and answers[1]["suggestions"]
+    assert "suggestions" not in answers[2] and "too many unknown ids from this client" in answers[2]["message"]
+    assert api.get("/v1/models/gpt2/similar").status_code == 200  # known ids are not limited
+
+
+def test_the_rate_limit_answers_429_with_retry_after(admin_settings, live, embedder_http):
+    from services.clients import EmbedderClient
+
+    settings = admin_settings.model_copy(update={"rate_limit": 1.0})  # bursts of 2
+    api = TestClient(create_app(settings, live=live, embedder=EmbedderClient(embedder_http)))
+    statuses = [api.get("/v1/methods").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    limited = api.get("/v1/methods", headers={"Origin": "https://huggingface.co"})
+    body = api_error(limited, 429, "rate_limited")
+    assert body["message"].startswith("too many requests; retry in ") and int(limited.headers["Retry-After"]) >= 1
+    assert limited.headers["access-control-allow-origin"] == "https://huggingface.co"  # readable by the extension
+    assert api.get("/health").status_code == 200  # operations are not limited
+
+
+def test_the_default_settings_do_not_limit_requests(api: TestClient):
+    assert {api.get("/v1/methods").status_code for _ in range(30)} == {200}
