@@ -124,7 +124,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        response = error_response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # a 405's Allow: the methods the path does take
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # the last line of defence
@@ -140,6 +142,13 @@ def install_cors(app: FastAPI) -> None:
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
     )
+
+
+# What admin routes may answer, for their OpenAPI entry (admin_guard).
+ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or wrong 'Authorization: Bearer <HFMRS_ADMIN_TOKEN>'."},
+    404: {"model": ErrorResponse, "description": "Admin endpoints are off (HFMRS_ADMIN_TOKEN unset)."},
+}
 
 
 def admin_guard(settings: Settings):
@@ -200,3 +209,71 @@ def install_budgets(app: FastAPI, settings: Settings, limited: tuple[str, ...] =
                 response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
                 return response
         return await call_next(request)
+
+
+class HeadAsGet:
+    """ASGI middleware: ``HEAD`` on any ``GET`` route answers as ``GET`` would, headers only.  FastAPI
+    routes take exactly the methods they declare, so ``HEAD /health`` (load balancers, uptime checks)
+    was a 405."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b"", "more_body": False} if not message.get("more_body") else None
+                if message is None:
+                    return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_bytes`` is refused with 413 in the shared error shape,
+    before it is read into memory (declared by Content-Length, or counted while it streams in)."""
+
+    def __init__(self, app: Any, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise BodyTooLargeError
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except BodyTooLargeError:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        limit = f"{self.max_bytes:,} bytes"
+        await error_response(413, "payload_too_large", f"the request body is over {limit}")(scope, receive, send)
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+def install_limits(app: FastAPI, max_body_bytes: int) -> None:
+    """HEAD on GET routes, and the request body limit (the service's largest valid request, with room)."""
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(HeadAsGet)

@@ -16,13 +16,17 @@ from pydantic import BaseModel, Field, StringConstraints
 from hfmrs.embedding import Encoder, query_encoder
 from hfmrs.settings import Settings, get_settings
 from hfmrs.store.builds import open_builds
-from services.common import ApiError, admin_guard, install_error_handlers
+from services.common import ADMIN_ERRORS, ApiError, ErrorResponse, admin_guard, install_error_handlers, install_limits
 from services.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
 MAX_TEXTS = 256
 MAX_TEXT_LENGTH = 1000
+# Characters per request: MiniLM's CPU time grows with them (256 texts of 1,000 characters took 10-15 s of
+# CPU); a search embeds one short text, a stale-vector job embeds in-process.
+MAX_BATCH_CHARS = 64_000
+MAX_BODY_BYTES = 2_000_000  # the largest valid request, with room for JSON escapes
 
 
 class EmbedRequest(BaseModel):
@@ -45,6 +49,7 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
     settings = settings or get_settings()
     app = FastAPI(title="HFMRS embedder", version="1.0", description="Texts to vectors with the build's encoder.")
     install_error_handlers(app)
+    install_limits(app, MAX_BODY_BYTES)
     state: dict[str, Encoder] = {}
     lock = threading.Lock()
     jobs = JobRunner()
@@ -55,8 +60,19 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
                 state["encoder"] = encoder or query_encoder(settings)
             return state["encoder"]
 
-    @app.post("/embed", response_model=EmbedResponse)
+    @app.post(
+        "/embed",
+        response_model=EmbedResponse,
+        responses={
+            413: {"model": ErrorResponse, "description": f"Over {MAX_BATCH_CHARS:,} characters, or a body too large."},
+            422: {"model": ErrorResponse, "description": "Invalid texts (none, too many, too long)."},
+        },
+    )
     def embed(request: EmbedRequest) -> dict[str, Any]:
+        total = sum(map(len, request.texts))
+        if total > MAX_BATCH_CHARS:
+            message = f"at most {MAX_BATCH_CHARS:,} characters per request, got {total:,}; send smaller batches"
+            raise ApiError(413, "payload_too_large", message)
         enc = get_encoder()
         vectors = enc.encode(request.texts)
         return {"encoder": enc.name, "dim": enc.dim, "vectors": vectors.tolist()}
@@ -67,7 +83,7 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
         device = getattr(enc, "device", "cpu")
         return {"status": "ok", "encoder": enc.name, "dim": enc.dim, "device": device}
 
-    @app.post("/jobs", status_code=202, dependencies=[admin_guard(settings)])
+    @app.post("/jobs", status_code=202, dependencies=[admin_guard(settings)], responses=ADMIN_ERRORS)
     def start_job(request: StaleJobRequest) -> dict[str, Any]:
         from hfmrs.embed_job import embed_stale
 

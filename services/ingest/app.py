@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from hfmrs.embedding import Encoder
 from hfmrs.settings import Settings, get_settings
 from services.clients import EmbedderClient
-from services.common import admin_guard, install_error_handlers
+from services.common import ADMIN_ERRORS, admin_guard, install_error_handlers, install_limits
 from services.jobs import JobRunner
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
     settings = settings or get_settings()
     app = FastAPI(title="HFMRS ingest", version="1.0", description="Snapshots and Hub crawls into Qdrant, as jobs.")
     install_error_handlers(app)
+    install_limits(app, 64_000)  # job requests are a few fields
     jobs = JobRunner()
     app.state.jobs = jobs
 
@@ -98,7 +99,7 @@ def create_app(settings: Settings | None = None, encoder: Encoder | None = None)
 
     runners = {JobKind.build: run_build, JobKind.ingest: run_ingest, JobKind.refresh: run_refresh}
 
-    @app.post("/jobs", status_code=202, dependencies=[admin_guard(settings)])
+    @app.post("/jobs", status_code=202, dependencies=[admin_guard(settings)], responses=ADMIN_ERRORS)
     def start(request: JobRequest) -> dict[str, Any]:
         return jobs.submit(request.kind.value, lambda progress: runners[request.kind](request, progress)).to_dict()
 

@@ -17,7 +17,15 @@ from fastapi import FastAPI
 from hfmrs.settings import Settings, get_settings
 from hfmrs.store.builds import NoBuildError
 from services.clients import EmbedderClient
-from services.common import admin_guard, install_budgets, install_cors, install_error_handlers, settle_heap
+from services.common import (
+    ADMIN_ERRORS,
+    admin_guard,
+    install_budgets,
+    install_cors,
+    install_error_handlers,
+    install_limits,
+    settle_heap,
+)
 from services.recommender.live import LiveEngine
 from services.recommender.routes import catalog, models, ops
 from services.recommender.schemas import ERRORS
@@ -58,6 +66,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_limits(app, 1_000_000)  # its POSTs (admin reload, MCP messages) are small
     install_budgets(app, settings)  # before CORS, so that CORS (outermost) also heads a 429
     install_cors(app)
     app.state.live = live or LiveEngine(settings)
@@ -74,6 +83,7 @@ def create_app(
         tags=["ops"],
         summary="Switch to the newest build now",
         dependencies=[admin_guard(settings)],
+        responses=ADMIN_ERRORS,
     )
     if settings.mcp:
         mount_mcp(app, settings)

@@ -83,5 +83,6 @@ class Health(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "Unknown model id (with did-you-mean suggestions)."},
     422: {"model": ErrorResponse, "description": "Invalid parameter."},
+    429: {"model": ErrorResponse, "description": "Over HFMRS_RATE_LIMIT for this client (with Retry-After)."},
     503: {"model": ErrorResponse, "description": "Not ready, or a dependency is down."},
 }

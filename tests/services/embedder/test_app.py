@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from hfmrs.store.builds import EdgeBuilds
-from services.embedder.app import MAX_TEXTS
+from services.embedder.app import MAX_BATCH_CHARS, MAX_BODY_BYTES, MAX_TEXTS
 from tests.services.conftest import ADMIN_TOKEN, api_error
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -27,6 +27,19 @@ def test_embed_limits(embedder_http: TestClient):
         422,
         "invalid_parameter",
     )
+
+
+def test_embed_body_and_batch_limits_are_413(embedder_http: TestClient):
+    big = embedder_http.post(
+        "/embed", content=b"x" * (MAX_BODY_BYTES + 1), headers={"Content-Type": "application/json"}
+    )
+    assert api_error(big, 413, "payload_too_large")["message"] == "the request body is over 2,000,000 bytes"
+    batch = embedder_http.post("/embed", json={"texts": ["y" * 1000] * (MAX_BATCH_CHARS // 1000 + 1)})
+    message = api_error(batch, 413, "payload_too_large")["message"]
+    assert message == "at most 64,000 characters per request, got 65,000; send smaller batches"
+    assert embedder_http.post("/embed", json={"texts": ["y" * 1000] * 64}).status_code == 200  # right at the limit
+    documented = embedder_http.get("/openapi.json").json()["paths"]["/embed"]["post"]["responses"]
+    assert {"200", "413", "422"} <= set(documented)
 
 
 def test_embedder_health(embedder_http: TestClient, encoder):

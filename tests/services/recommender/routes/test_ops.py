@@ -109,3 +109,19 @@ def test_the_rate_limit_answers_429_with_retry_after(admin_settings, live, embed
 
 def test_the_default_settings_do_not_limit_requests(api: TestClient):
     assert {api.get("/v1/methods").status_code for _ in range(30)} == {200}
+
+
+def test_head_works_on_get_routes_and_405_says_what_is_allowed(api: TestClient):
+    head = api.head("/health")
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-type"] == "application/json"
+    assert api.head("/v1/models/gpt2/similar").status_code == 200
+    wrong = api.put("/health")
+    assert api_error(wrong, 405, "method_not_allowed") and wrong.headers["allow"] == "GET"
+    assert api.post("/v1/models/gpt2/similar").headers["allow"] == "GET"
+
+
+def test_openapi_lists_the_statuses_routes_return(api: TestClient):
+    paths = api.get("/openapi.json").json()["paths"]
+    similar = paths["/v1/models/{model_id}/similar"]["get"]["responses"]
+    assert {"200", "404", "422", "429", "503"} <= set(similar)
+    assert {"401", "404"} <= set(paths["/admin/reload"]["post"]["responses"])
