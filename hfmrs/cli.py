@@ -29,7 +29,7 @@ from hfmrs.search import DEFAULT_METHOD as DEFAULT_SEARCH_METHOD
 from hfmrs.search import METHODS as SEARCH_METHODS
 from hfmrs.settings import Settings, get_settings
 from hfmrs.sizes import format_params
-from hfmrs.store.builds import NoBuildError
+from hfmrs.store.builds import NoBuildError, NotEnoughSpaceError
 from hfmrs.store.lock import BuildRunningError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="HFMRS, the Hugging Face Model Recommender System.")
@@ -118,6 +118,10 @@ def build(
         result = run_build(settings, builds=builds, force=force, trainer=trainer, show_progress=sys.stderr.isatty())
     except BuildRunningError as error:
         builder_busy(error)
+    except NotEnoughSpaceError as error:
+        fail(str(error), "hint: free some space, or set HFMRS_HOME to a bigger disk", code=1)
+    except OSError as error:  # a read-only or vanished home; the failed build was discarded
+        fail(f"the build could not write to {settings.home}: {error}", "hint: check HFMRS_HOME's disk", code=1)
     manifest = builds.manifest(result.build_id)
     table = Table(title=f"build {result.build_id}" + (" (up to date, skipped)" if result.skipped else ""))
     table.add_column("stage")

@@ -38,7 +38,7 @@ from hfmrs.store.base import (
     VectorSpec,
     point_id,
 )
-from hfmrs.store.builds import ID_INDEX_DIR, Builds, open_builds
+from hfmrs.store.builds import ID_INDEX_DIR, Builds, check_free_space, open_builds
 from hfmrs.store.cards import CARDS_DIR, CardWriter
 from hfmrs.store.lock import HeldLock, build_lock
 
@@ -270,6 +270,7 @@ def _build(
         log.info("embedded %d new soups, %d from cache", embedded, len(set(hashes)) - embedded)
     # The dimension comes from the vectors themselves: a fully cached build never loads the encoder.
     dim = cache.dim or encoder.dim
+    check_free_space(settings.home, len(records))
     points = PointsToWrite(records, hashes, cache, encoder.name, avg_len)
     del cache  # write_build drops it once the vectors are in Qdrant (1M float16 vectors: 768 MB)
     training = write_build(builds, build_id, settings, dim, points, catalog, trainer, timer, show_progress)

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hfmrs.ids import UnknownModelError
 from hfmrs.settings import Settings
-from hfmrs.store.builds import NoBuildError
+from hfmrs.store.builds import NoBuildError, StoreUnavailableError
 from services.clients import ServiceUnavailableError
 from services.jobs import JobConflictError, UnknownJobError
 
@@ -112,6 +112,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NoBuildError)
     async def _no_build(_: Request, exc: NoBuildError) -> JSONResponse:
         return error_response(503, "not_ready", str(exc))
+
+    @app.exception_handler(StoreUnavailableError)
+    async def _store(_: Request, exc: StoreUnavailableError) -> JSONResponse:
+        return error_response(503, "store_unavailable", str(exc))
 
     @app.exception_handler(UnknownJobError)
     async def _unknown_job(_: Request, exc: UnknownJobError) -> JSONResponse:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from hfmrs.engine import Engine
 from hfmrs.settings import Settings
-from hfmrs.store.builds import Builds, NoBuildError, open_builds
+from hfmrs.store.builds import Builds, NoBuildError, StoreUnavailableError, open_builds
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,15 @@ class LiveEngine:
                 raise NoBuildError("no completed build to serve yet; run `hfmrs build`")
             if self._lease is not None and self._lease.engine.build_id == current:
                 return
-            engine = Engine.open(self.settings, self.builds, current)
+            try:
+                engine = Engine.open(self.settings, self.builds, current)
+            except Exception as error:  # a disk full or read-only, files gone: say so, keep what serves
+                if self._lease is not None:
+                    log.error(
+                        "cannot open build %s (%s); still serving %s", current, error, self._lease.engine.build_id
+                    )
+                    return
+                raise StoreUnavailableError(f"cannot open build {current}: {error}") from error
             with self._lock:
                 old, self._lease = self._lease, _Lease(engine)
                 close_old = old is not None and old.users == 0

@@ -110,3 +110,19 @@ def test_quantizing_text_is_a_new_build_with_the_same_answers(settings, encoder)
     assert builds.manifest(plain.build_id)["text_quantization"] == "none"
     assert _cosine_hits(quantized_settings, "bert-base-uncased") == before
     assert build(quantized_settings, encoder=encoder, show_progress=False).skipped
+
+
+def test_a_build_the_disk_cannot_hold_is_refused_before_writing(settings, encoder, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from hfmrs.store.builds import NotEnoughSpaceError
+
+    first = build(settings, encoder=encoder, show_progress=False)
+    before = sorted(p.name for p in (settings.home / "builds").iterdir())
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 10**9 - 50_000, 50_000))
+    with pytest.raises(NotEnoughSpaceError, match=r"a build of 15 models needs about 150 KB, 50 KB are free"):
+        build(settings, encoder=encoder, force=True, show_progress=False)
+    assert sorted(p.name for p in (settings.home / "builds").iterdir()) == before  # nothing left behind
+    assert (settings.home / "CURRENT").read_text().strip() == first.build_id

@@ -125,3 +125,33 @@ def test_openapi_lists_the_statuses_routes_return(api: TestClient):
     similar = paths["/v1/models/{model_id}/similar"]["get"]["responses"]
     assert {"200", "404", "422", "429", "503"} <= set(similar)
     assert {"401", "404"} <= set(paths["/admin/reload"]["post"]["responses"])
+
+
+def test_a_build_that_cannot_be_opened_is_503_store_unavailable_with_the_cause(admin_settings, built, monkeypatch):
+    from hfmrs.engine import Engine
+    from services.recommender.live import LiveEngine
+
+    def read_only(*_args, **_kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(Engine, "open", read_only)  # a restarted service on a read-only or full disk
+    api = TestClient(create_app(admin_settings, live=LiveEngine(admin_settings, check_interval=0.0)))
+    for path in ("/health", "/v1/models/gpt2/similar"):
+        body = api_error(api.get(path), 503, "store_unavailable")
+        assert body["message"] == f"cannot open build {built.build_id}: [Errno 30] Read-only file system"
+
+
+def test_a_new_build_that_cannot_be_opened_leaves_the_serving_one(admin_settings, built, api, monkeypatch):
+    from hfmrs.engine import Engine
+
+    assert api.get("/health").json()["build_id"] == built.build_id
+    (admin_settings.home / "CURRENT").write_text("20991231T000000-deadbeef-0001\n")  # a newer build ...
+    (admin_settings.home / "builds" / "20991231T000000-deadbeef-0001").mkdir()
+    (admin_settings.home / "builds" / "20991231T000000-deadbeef-0001" / "manifest.json").write_text("{}")
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Engine, "open", full_disk)  # ... that cannot be opened
+    health = api.get("/health")
+    assert health.status_code == 200 and health.json()["build_id"] == built.build_id
