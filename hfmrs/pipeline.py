@@ -259,6 +259,7 @@ def _build(
         catalog = catalog if catalog is not None else open_catalog(settings)
         facts = catalog.facts
         catalog = transform(catalog) if transform is not None else catalog
+    check_free_space(settings.home, len(catalog))  # before the vector cache or the build writes a byte
     with timer.stage("features"):
         records = list(catalog)
         hashes, avg_len = soup_hashes(records)
@@ -270,7 +271,6 @@ def _build(
         log.info("embedded %d new soups, %d from cache", embedded, len(set(hashes)) - embedded)
     # The dimension comes from the vectors themselves: a fully cached build never loads the encoder.
     dim = cache.dim or encoder.dim
-    check_free_space(settings.home, len(records))
     points = PointsToWrite(records, hashes, cache, encoder.name, avg_len)
     del cache  # write_build drops it once the vectors are in Qdrant (1M float16 vectors: 768 MB)
     training = write_build(builds, build_id, settings, dim, points, catalog, trainer, timer, show_progress)

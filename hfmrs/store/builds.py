@@ -37,6 +37,8 @@ class NotEnoughSpaceError(RuntimeError):
 
 
 BYTES_PER_MODEL = 10_000  # a build's disk per model, with room: 7.1 KB measured at 17.5k, 5.0 KB at 1M
+# ... plus what any build allocates (Edge's WAL and segment files): a 15-model build filled 31 MB of a tmpfs.
+BUILD_OVERHEAD_BYTES = 64_000_000
 
 
 def _size(n: float) -> str:
@@ -50,7 +52,7 @@ def check_free_space(home: Path, models: int) -> None:
     """Refuse a build the disk cannot hold: a full disk mid-build kills the process (SIGBUS in a memory-mapped
     write) and leaves a partial build behind."""
     home.mkdir(parents=True, exist_ok=True)
-    needed, free = models * BYTES_PER_MODEL, shutil.disk_usage(home).free
+    needed, free = BUILD_OVERHEAD_BYTES + models * BYTES_PER_MODEL, shutil.disk_usage(home).free
     if free < needed:
         raise NotEnoughSpaceError(
             f"not enough free space in {home}: a build of {models:,} models needs about {_size(needed)}, "

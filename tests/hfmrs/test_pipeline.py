@@ -122,7 +122,31 @@ def test_a_build_the_disk_cannot_hold_is_refused_before_writing(settings, encode
     before = sorted(p.name for p in (settings.home / "builds").iterdir())
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 10**9 - 50_000, 50_000))
-    with pytest.raises(NotEnoughSpaceError, match=r"a build of 15 models needs about 150 KB, 50 KB are free"):
+    with pytest.raises(NotEnoughSpaceError, match=r"a build of 15 models needs about 64.2 MB, 50 KB are free"):
         build(settings, encoder=encoder, force=True, show_progress=False)
     assert sorted(p.name for p in (settings.home / "builds").iterdir()) == before  # nothing left behind
     assert (settings.home / "CURRENT").read_text().strip() == first.build_id
+
+
+def test_a_build_on_a_nearly_full_disk_exits_with_the_cause_and_leaves_nothing(tmp_path, snapshot_dir):
+    """A real small disk (a 16 MB tmpfs): the build says why and exits 1; it used to die of SIGBUS (exit
+    135) in a memory-mapped write and leave its partial directory behind."""
+    import os
+    import subprocess
+    import sys
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()[:100]}")
+    try:
+        env = {**os.environ, "HFMRS_HOME": str(disk / "home"), "HFMRS_SNAPSHOT_DIR": str(snapshot_dir)}
+        run = subprocess.run(
+            [sys.executable, "-m", "services.cli", "build", "--no-train"], env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 1, run.stderr[-500:]
+        assert "error: not enough free space in" in run.stderr and "hint: free some space" in run.stderr
+        assert not (disk / "home" / "builds").exists() or not any((disk / "home" / "builds").iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
