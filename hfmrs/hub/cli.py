@@ -67,10 +67,6 @@ def register(app: typer.Typer) -> None:
         try:
             with _progress_bar() as update:
                 result = crawl(get_settings(), limit, sort, per_task, endpoint, progress=update)
-        except BuildRunningError as error:
-            from hfmrs.cli import builder_busy
-
-            builder_busy(error)
         except (CrawlError, ValueError) as error:
             _crawl_failed(error)
         except KeyboardInterrupt:
@@ -105,6 +101,10 @@ def register(app: typer.Typer) -> None:
                     force=force,
                     show_progress=sys.stderr.isatty(),
                 )
+        except BuildRunningError as error:
+            from hfmrs.cli import builder_busy
+
+            builder_busy(error)
         except (CrawlError, ValueError) as error:
             _crawl_failed(error)
         except KeyboardInterrupt:

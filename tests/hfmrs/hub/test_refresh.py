@@ -122,3 +122,24 @@ def test_ingest_command(settings: Settings, monkeypatch):
         assert len(list(settings.live_snapshot_dir.glob("*.jsonl.gz"))) == 1
     finally:
         get_settings.cache_clear()
+
+
+def test_refresh_while_another_build_runs_exits_1_saying_who_builds(settings: Settings, monkeypatch):
+    from hfmrs.hub.cli import register
+    from hfmrs.settings import get_settings
+    from tests.hfmrs.store.test_lock import hold
+
+    app = typer.Typer()
+    register(app)
+    monkeypatch.setenv("HFMRS_HOME", str(settings.home))
+    monkeypatch.setenv("HFMRS_SNAPSHOT_DIR", str(settings.snapshot_dir))
+    get_settings.cache_clear()
+    holder = hold(settings.home)
+    try:
+        with running(FakeHub([copy.deepcopy(r) for r in bundled_hub_rows()[:20]])) as hub:
+            result = CliRunner().invoke(app, ["refresh", "--limit", "10", "--endpoint", hub.url])
+    finally:
+        holder.communicate(input="", timeout=30)
+        get_settings.cache_clear()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "is running in this home (pid" in result.output and "hint: wait for it to finish" in result.output
