@@ -21,7 +21,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any, Literal, Protocol
-from urllib.parse import quote
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -31,6 +30,7 @@ from hfmrs.engine import K_MAX, K_MIN, Engine
 from hfmrs.explain import human_count
 from hfmrs.filters import Filters, public_fields
 from hfmrs.ids import UnknownModelError
+from hfmrs.remote import model_path
 from services.clients import ApiCallError, RecommenderClient, ServiceUnavailableError
 
 HUB = "https://huggingface.co"
@@ -122,14 +122,14 @@ class ApiBackend:
             raise ToolError(str(error)) from None
 
     def similar(self, model_id: str, k: int, relation: str, method: str | None, filters: Filters) -> dict[str, Any]:
-        path = f"/v1/models/{quote(model_id, safe='/')}/similar"
+        path = model_path(model_id, "/similar")
         return self._get(path, k=k, relation=relation, method=method, **filters.values)
 
     def search(self, need: str, k: int, filters: Filters) -> dict[str, Any]:
         return self._get("/v1/search", q=need, k=k, **filters.values)
 
     def info(self, model_id: str) -> dict[str, Any]:
-        return self._get(f"/v1/models/{quote(model_id, safe='/')}")
+        return self._get(model_path(model_id))
 
     def methods(self) -> list[dict[str, Any]]:
         return self._get("/v1/methods")

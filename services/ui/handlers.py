@@ -17,12 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from hfmrs.filters import FilterField, public_fields
+from hfmrs.remote import model_path as api_path  # the id percent-encoded, '.' and '..' too
 from services.clients import ApiCallError, RecommenderClient, ServiceUnavailableError
 from services.ui.cards import cards_html, hub_url, plural, query_card
 
@@ -64,13 +64,6 @@ def md_text(value: object) -> str:
 def model_link(model_id: str) -> str:
     """A Markdown link to the model's Hub page (id escaped, URL percent-encoded)."""
     return f"[{md_text(model_id)}]({hub_url(model_id)})"
-
-
-def api_path(model_id: str, suffix: str = "") -> str:
-    """``/v1/models/<id><suffix>`` with the id percent-encoded; '.' and '..' segments are encoded too, so
-    an id can never walk out of the route."""
-    parts = [quote(p, safe="") if p not in (".", "..") else p.replace(".", "%2E") for p in model_id.split("/")]
-    return f"/v1/models/{'/'.join(parts)}{suffix}"
 
 
 def base_url(client: RecommenderClient) -> str:

@@ -10,6 +10,7 @@ import sys
 import pytest
 from mcp import Client, StdioServerParameters
 
+from hfmrs.filters import Filters
 from services.clients import EmbedderClient
 from services.recommender.app import create_app as create_recommender
 from tests.services.conftest import LiveServer
@@ -125,3 +126,23 @@ async def _over_stdio(command: StdioServerParameters) -> dict:
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def test_the_api_backend_keeps_ids_inside_the_model_route():
+    import httpx
+
+    from services.clients import RecommenderClient
+    from services.mcp.server import ApiBackend
+
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.raw_path.decode())
+        return httpx.Response(200, json={})
+
+    client = RecommenderClient(httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(answer)))
+    backend = ApiBackend(client)
+    backend.info("../../admin/reload")
+    backend.similar("a?b#c", 3, "all", None, Filters())
+    assert asked[0] == "/v1/models/%2E%2E/%2E%2E/admin/reload"
+    assert asked[1].startswith("/v1/models/a%3Fb%23c/similar?")
