@@ -230,9 +230,9 @@ class HeadAsGet:
 
         async def headers_only(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.body":
-                message = {**message, "body": b"", "more_body": False} if not message.get("more_body") else None
-                if message is None:
-                    return
+                if message.get("more_body"):
+                    return  # the body's last message closes the response, emptied
+                message = {**message, "body": b""}
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, headers_only)

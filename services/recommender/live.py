@@ -37,6 +37,7 @@ class LiveEngine:
         self._switch_lock = threading.Lock()  # one opener at a time; readers never wait on it
         self._lease: _Lease | None = None
         self._checked_at = 0.0
+        self._unopenable: str | None = None  # a newer build that failed to open: not retried until reload()
 
     @property
     def ready(self) -> bool:
@@ -67,6 +68,7 @@ class LiveEngine:
     def reload(self) -> str | None:
         """Check for a new build now (admin endpoint, tests)."""
         self._checked_at = 0.0
+        self._unopenable = None  # the operator may have freed the disk: try again
         self._maybe_switch()
         return self._lease.engine.build_id if self._lease else None
 
@@ -81,17 +83,18 @@ class LiveEngine:
             current = self.builds.current_id()
             if current is None:
                 raise NoBuildError("no completed build to serve yet; run `hfmrs build`")
-            if self._lease is not None and self._lease.engine.build_id == current:
+            if self._lease is not None and current in (self._lease.engine.build_id, self._unopenable):
                 return
             try:
                 engine = Engine.open(self.settings, self.builds, current)
             except Exception as error:  # a disk full or read-only, files gone: say so, keep what serves
-                if self._lease is not None:
-                    log.error(
-                        "cannot open build %s (%s); still serving %s", current, error, self._lease.engine.build_id
-                    )
-                    return
-                raise StoreUnavailableError(f"cannot open build {current}: {error}") from error
+                if self._lease is None:
+                    raise StoreUnavailableError(f"cannot open build {current}: {error}") from error
+                # Once, not at every check: opening a large build takes seconds and would fail the same way.
+                self._unopenable = current
+                serving = self._lease.engine.build_id
+                log.error("cannot open build %s (%s); still serving %s until a reload", current, error, serving)
+                return
             with self._lock:
                 old, self._lease = self._lease, _Lease(engine)
                 close_old = old is not None and old.users == 0

@@ -149,9 +149,16 @@ def test_a_new_build_that_cannot_be_opened_leaves_the_serving_one(admin_settings
     (admin_settings.home / "builds" / "20991231T000000-deadbeef-0001").mkdir()
     (admin_settings.home / "builds" / "20991231T000000-deadbeef-0001" / "manifest.json").write_text("{}")
 
-    def full_disk(*_args, **_kwargs):
+    tries: list[str] = []
+
+    def full_disk(*args, **_kwargs):
+        tries.append(args[-1])
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Engine, "open", full_disk)  # ... that cannot be opened
-    health = api.get("/health")
-    assert health.status_code == 200 and health.json()["build_id"] == built.build_id
+    for _ in range(3):
+        health = api.get("/health")
+        assert health.status_code == 200 and health.json()["build_id"] == built.build_id
+    assert tries == ["20991231T000000-deadbeef-0001"]  # tried once, not at every check
+    api.app.state.live.reload()  # the operator freed the disk: a reload tries again
+    assert len(tries) == 2
