@@ -204,6 +204,7 @@ def mcp() -> None:
     (`make run`), through their API."""
     from hfmrs.embedding import query_encoder
     from hfmrs.engine import Engine
+    from hfmrs.remote import recommender_url
     from hfmrs.store.builds import NoBuildError
     from services.clients import RecommenderClient
     from services.mcp.server import ApiBackend, EngineBackend, make_server
@@ -217,7 +218,7 @@ def mcp() -> None:
         typer.echo("error: there is no build yet\nhint: run `hfmrs build` first (or `make run`)", err=True)
         raise typer.Exit(1) from None
     except Exception as error:  # Qdrant Edge lets one process open a build: the running services hold it
-        url = settings.recommender_url or f"http://{settings.host}:{settings.recommender_port}"
+        url = recommender_url(settings)
         log.info("the build is open in another process (%s); answering through the API at %s", error, url)
         backend = ApiBackend(RecommenderClient.from_url(url))
     try:

@@ -21,6 +21,7 @@ import httpx
 from fastapi import FastAPI
 
 from hfmrs.filters import FilterField
+from hfmrs.remote import recommender_url
 from hfmrs.settings import Settings, get_settings
 from services.clients import RecommenderClient
 from services.ui import cards, handlers
@@ -37,17 +38,12 @@ THEME = gr.themes.Soft(
 CSS = (
     """
 #status { min-height: 2em; }
-#did-you-mean { border: none; padding: 0; }
 """
     + cards.CSS
 )
 
 
 SUGGESTIONS_LABEL = "Matches: click one to pick it"
-
-
-def recommender_url(settings: Settings) -> str:
-    return (settings.recommender_url or f"http://{settings.host}:{settings.recommender_port}").rstrip("/")
 
 
 def filter_control(field: FilterField) -> gr.components.Component:
@@ -261,7 +257,7 @@ class Actions:
         choices, default, problem = handlers.method_choices(self.client)
         other = next((name for _, name in choices if name != default), default)
         info = handlers.about(self.client, self.reports_dir)
-        known = handlers.coverage(self.client)  # which facts the build has: likes sort, size filter help
+        known = info.known  # which facts the build has: the likes sort, the size filters' help
         sizes = [gr.update(info=handlers.size_filter_help(f, known)) for f in handlers.ui_fields() if f.reads_size]
         # Without ?model= the picker and the status are left alone: a user may have typed already.
         return (

@@ -148,12 +148,6 @@ def filter_params(values: Mapping[str, Any] | None) -> dict[str, Any]:
     return params
 
 
-def coverage(client: RecommenderClient) -> dict[str, int]:
-    """How many models of the serving build have a known size and likes (empty when the API is down)."""
-    health = _guard(client, lambda: client.get("/health"))
-    return {} if isinstance(health, str) else dict(health.get("coverage") or {})
-
-
 def _share(known: Mapping[str, int], fact: str) -> float | None:
     models = known.get("models") or 0
     return known[fact] / models if models and fact in known else None
@@ -539,6 +533,8 @@ def map_figure(points: Sequence[dict[str, Any]], color_by: str, highlighted: Seq
 class About:
     message: str
     images: list[str] = field(default_factory=list)  # report PNG paths
+    # How many models of the build have a known size and likes (/health's coverage; empty when it is down).
+    known: dict[str, int] = field(default_factory=dict)
 
 
 def report_images(reports_dir: Path | None) -> list[str]:
@@ -555,6 +551,7 @@ def about(client: RecommenderClient, reports_dir: Path | None = None) -> About:
     health = _guard(client, lambda: client.get("/health"))
     if isinstance(health, str):
         return About(message=health, images=images)
+    known = dict(health.get("coverage") or {})
     found = methods(client)
     lines = [
         "### The serving build",
@@ -582,4 +579,4 @@ def about(client: RecommenderClient, reports_dir: Path | None = None) -> About:
             "No report yet: `make run` writes one in the background on first start (about 30 s), or run "
             "`hfmrs report --out reports/`; then press Refresh."
         )
-    return About(message="\n".join(lines), images=images)
+    return About(message="\n".join(lines), images=images, known=known)

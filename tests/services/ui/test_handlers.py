@@ -162,6 +162,7 @@ def test_about_the_data(client: RecommenderClient, stack: Stack):
     assert "**Models**: 15" in info.message and "**Snapshots**: 2023-04, 2024-09" in info.message
     assert "**cosine** (default)" in info.message
     assert info.images == [str(stack.reports_dir / "downloads.png")]
+    assert info.known["models"] == 15 and 0 < info.known["size"] < 15  # /health's coverage, read once
     assert "No report yet" in handlers.about(client, stack.reports_dir / "missing").message
 
 
