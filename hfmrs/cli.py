@@ -45,6 +45,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debu
         format="%(message)s",
         handlers=[RichHandler(console=err, show_path=False)],
     )
+    if not verbose:  # httpx logs every request at INFO: the CLI beside `make run` asks its API a few times
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
