@@ -92,6 +92,19 @@ class Settings(BaseSettings):
     rate_limit: float = Field(
         0.0, ge=0, description="Requests per second per client address on the public API (bursts of twice it); 0 = off."
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description="Recommender processes sharing its port (`hfmrs serve recommender`, `hfmrs up`). With Qdrant "
+        "Edge, each one past the first serves its own copy of the build's shard (disk and memory: one shard each).",
+    )
+    response_cache_mb: int = Field(
+        64,
+        ge=0,
+        description="Memory per recommender process for answers to `similar` requests already made (per build, "
+        "least recently used dropped first); 0 = off.",
+    )
     suggest_per_minute: int = Field(
         60,
         ge=0,

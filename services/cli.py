@@ -9,7 +9,10 @@ and runs uvicorn: the services hold no logic of their own beyond parsing and for
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -65,14 +68,43 @@ def serve(
     service: Annotated[Service, typer.Argument(help="Which service to run.")],
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default HFMRS_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: the service's HFMRS_*_PORT).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=32, help="Processes sharing the port (the recommender only; default HFMRS_WORKERS)."),
+    ] = None,
 ) -> None:
     """Run one service (as each container does)."""
     settings = get_settings()
     host = host or settings.host
     port = port or default_port(settings, service)
+    processes = workers or (settings.workers if service is Service.recommender else 1)
+    if processes > 1 and service is not Service.recommender:
+        typer.echo(f"error: only the recommender runs several processes, not the {service.value}", err=True)
+        typer.echo("hint: leave out --workers, or run `hfmrs serve recommender --workers N`", err=True)
+        raise typer.Exit(2)
+    if processes > 1:
+        typer.echo(f"{service.value}: http://{host}:{port} ({processes} processes)")
+        serve_workers(host, port, processes)
+        return
     app = app_factory(service)(settings)
     typer.echo(f"{service.value}: http://{host}:{port}")
     _server(app, host, port).run()
+
+
+def serve_workers(host: str, port: int, processes: int) -> None:
+    """The recommender in ``processes`` processes on one socket (uvicorn's supervisor restarts any that dies).
+    Each builds its app from the environment, so what this process changed in the settings goes there."""
+    os.environ["HFMRS_WORKERS"] = str(processes)
+    uvicorn.run(
+        "services.recommender.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+    )
 
 
 def _warm(url: str) -> None:
@@ -92,19 +124,7 @@ def up(
     """Build on first use, then run every service on this machine and print their URLs."""
     settings = get_settings()
     if build:
-        from hfmrs.pipeline import build as run_build
-
-        # No training here: the first answer should not wait for the GNN.  A build whose inputs are
-        # unchanged (trained or not) is reused as it is.
-        from hfmrs.store.lock import BuildRunningError
-
-        try:
-            result = run_build(settings)
-        except BuildRunningError as error:  # serve the current build; the other builder publishes its own
-            typer.echo(f"{error}: serving the current build, which swaps live when that one is published")
-        else:
-            state = "up to date" if result.skipped else f"built in {sum(result.timings.values()):.1f}s"
-            typer.echo(f"build {result.build_id}: {result.models} models, {state}")
+        _build_first(settings)
     if not settings.admin_token:
         # Admin endpoints (ingest jobs, reload) are off without a token; `up` makes one for this run.
         settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(18)})
@@ -115,9 +135,10 @@ def up(
             "recommender_url": settings.recommender_url or f"{base}:{settings.recommender_port}",
         }
     )
-    services = [Service.recommender, Service.embedder, Service.ingest] + ([Service.ui] if ui else [])
+    workers = _start_workers(settings) if settings.workers > 1 else None
+    services = [Service.embedder, Service.ingest] + ([Service.ui] if ui else [])
     servers = []
-    for service in services:
+    for service in services if workers else [Service.recommender, *services]:
         app = app_factory(service)(settings)
         servers.append((service, _server(app, settings.host, default_port(settings, service))))
     threads = [threading.Thread(target=s.run, name=f"serve-{svc.value}", daemon=True) for svc, s in servers]
@@ -129,15 +150,9 @@ def up(
             break
         time.sleep(0.1)
     port = default_port
-    typer.echo("HFMRS is running:")
-    typer.echo(f"  API (recommender)  {base}:{port(settings, Service.recommender)}   docs: /docs")
-    typer.echo(f"  embedder           {base}:{port(settings, Service.embedder)}")
-    typer.echo(f"  ingest             {base}:{port(settings, Service.ingest)}")
-    if ui:
-        typer.echo(f"  web UI             {base}:{port(settings, Service.ui)}")
-    if settings.mcp:
-        typer.echo(f"  MCP (assistants)   {base}:{port(settings, Service.recommender)}/mcp")
-    typer.echo(f"  admin token        {settings.admin_token}")
+    if workers:
+        _wait_for_workers(workers, f"{base}:{port(settings, Service.recommender)}/health")
+    _print_urls(settings, ui, workers is not None)
     # Load the embedder's query encoder now (its first load exports an ONNX graph, ~10 s), as a container's
     # health check does, so the first search does not wait for it.
     health = f"{base}:{port(settings, Service.embedder)}/health"
@@ -152,15 +167,80 @@ def up(
         typer.echo("methods appear (live, no restart) when it finishes.")
     typer.echo("Press Ctrl-C to stop.")
     try:
-        while any(t.is_alive() for t in threads):
+        while any(t.is_alive() for t in threads) and (workers is None or workers.poll() is None):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
         for _, server in servers:
             server.should_exit = True
+        if workers:
+            _stop_workers(workers)
         for thread in threads:
             thread.join(timeout=10)
+
+
+def _build_first(settings: Settings) -> None:
+    from hfmrs.pipeline import build as run_build
+    from hfmrs.store.lock import BuildRunningError
+
+    # No training here: the first answer should not wait for the GNN.  A build whose inputs are
+    # unchanged (trained or not) is reused as it is.
+    try:
+        result = run_build(settings)
+    except BuildRunningError as error:  # serve the current build; the other builder publishes its own
+        typer.echo(f"{error}: serving the current build, which swaps live when that one is published")
+    else:
+        state = "up to date" if result.skipped else f"built in {sum(result.timings.values()):.1f}s"
+        typer.echo(f"build {result.build_id}: {result.models} models, {state}")
+
+
+def _print_urls(settings: Settings, ui: bool, workers: bool) -> None:
+    base, port = f"http://{settings.host}", default_port
+    typer.echo("HFMRS is running:")
+    processes = f" ({settings.workers} processes)" if workers else ""
+    typer.echo(f"  API (recommender)  {base}:{port(settings, Service.recommender)}   docs: /docs{processes}")
+    typer.echo(f"  embedder           {base}:{port(settings, Service.embedder)}")
+    typer.echo(f"  ingest             {base}:{port(settings, Service.ingest)}")
+    if ui:
+        typer.echo(f"  web UI             {base}:{port(settings, Service.ui)}")
+    if settings.mcp:
+        typer.echo(f"  MCP (assistants)   {base}:{port(settings, Service.recommender)}/mcp")
+    typer.echo(f"  admin token        {settings.admin_token}")
+
+
+def _start_workers(settings: Settings) -> subprocess.Popen[bytes]:
+    """``hfmrs serve recommender`` with HFMRS_WORKERS processes beside the in-process services (uvicorn's
+    supervisor needs a main thread of its own), with this run's admin token and embedder URL."""
+    env = {
+        **os.environ,
+        "HFMRS_WORKERS": str(settings.workers),
+        "HFMRS_ADMIN_TOKEN": settings.admin_token or "",
+        "HFMRS_EMBEDDER_URL": settings.embedder_url or "",
+    }
+    command = [sys.executable, "-m", "services.cli", "serve", "recommender"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
+def _wait_for_workers(workers: subprocess.Popen[bytes], health: str, seconds: float = 120.0) -> None:
+    """Until the port answers (each process past the first copies the build's shard first)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and workers.poll() is None:
+        try:
+            httpx.get(health, timeout=2.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    if workers.poll() is not None:
+        typer.echo(f"error: the recommender processes exited ({workers.returncode}); see the log above", err=True)
+
+
+def _stop_workers(workers: subprocess.Popen[bytes]) -> None:
+    workers.terminate()
+    try:
+        workers.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        workers.kill()
 
 
 def _needs_training(settings: Settings) -> bool:

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 
 from hfmrs.engine import Engine
 from hfmrs.settings import Settings
-from hfmrs.store.builds import Builds, NoBuildError, StoreUnavailableError, open_builds
+from hfmrs.store.builds import Builds, NoBuildError, StoreUnavailableError
+from hfmrs.store.replicas import serving_builds
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class _Lease:
 class LiveEngine:
     def __init__(self, settings: Settings, builds: Builds | None = None, check_interval: float = 1.0):
         self.settings = settings
-        self.builds = builds or open_builds(settings)
+        self.builds = builds or serving_builds(settings)  # a worker's own slot with HFMRS_WORKERS > 1
         self.check_interval = check_interval
         self._lock = threading.Lock()
         self._switch_lock = threading.Lock()  # one opener at a time; readers never wait on it
@@ -46,6 +47,16 @@ class LiveEngine:
         except NoBuildError:
             return False
         return self._lease is not None
+
+    @property
+    def build_id(self) -> str | None:
+        """The build serving now (after the periodic check for a newer one); None while none can serve."""
+        try:
+            self._maybe_switch()
+        except (NoBuildError, StoreUnavailableError):
+            return None
+        lease = self._lease
+        return lease.engine.build_id if lease is not None else None
 
     @contextmanager
     def acquire(self) -> Iterator[Engine]:
