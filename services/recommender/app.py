@@ -26,6 +26,7 @@ from services.common import (
     install_limits,
     settle_heap,
 )
+from services.recommender.cache import install_response_cache
 from services.recommender.live import LiveEngine
 from services.recommender.routes import catalog, models, ops
 from services.recommender.schemas import ERRORS
@@ -65,11 +66,12 @@ def create_app(
         responses=ERRORS,
         lifespan=lifespan,
     )
+    app.state.live = live = live or LiveEngine(settings)
     install_error_handlers(app)
+    install_response_cache(app, live, settings.response_cache_mb)  # first: innermost, it keeps the routes' answers
     install_limits(app, 1_000_000)  # its POSTs (admin reload, MCP messages) are small
     install_budgets(app, settings)  # before CORS, so that CORS (outermost) also heads a 429
     install_cors(app)
-    app.state.live = live or LiveEngine(settings)
     app.state.embedder = embedder
     app.state.settings = settings
     app.include_router(models.router)
