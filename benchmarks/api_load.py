@@ -1,20 +1,25 @@
-"""HTTP load test of the recommender: ``GET /v1/models/{id}/similar?k=10``, 50 concurrent clients.
+"""HTTP load test of the recommender: ``GET /v1/models/{id}/similar?k=10``, 1 vs N worker processes.
 
-Starts ``hfmrs serve recommender`` as a subprocess on a free 127.0.0.1 port over a built HFMRS_HOME
-(``--home``, else the bundled catalog is built into a temp home first), waits for /health, then
-drives a fixed number of requests over random ids from ``--concurrency`` asyncio clients (httpx),
-bounded by ``--requests`` and ``--max-seconds``.  Prints p50/p90/p99/max latency, throughput, errors
-and the server's CPU time per request (the client shares the 2 cores, so CPU/request tells the
-server's own cost).  Beside it: the seed's per-request approach (rebuild N x N matrices in every
-request) for a few requests at N = 10k, in-process.
+Starts ``hfmrs serve recommender --workers N`` as a subprocess on a free 127.0.0.1 port over a built
+HFMRS_HOME (``--home``, else the bundled catalog is built into a temp home first), waits for /health, then
+drives a fixed number of requests from ``--concurrency`` closed-loop asyncio clients (httpx), bounded by
+``--requests`` and ``--max-seconds``, for each cell of ``--workers`` x ``--ids``:
 
-One server process only: Qdrant Edge holds a lock on the shard's WAL, so a second process (e.g.
-``uvicorn --workers 2``) cannot open the same build ("Can't init WAL: WouldBlock"); several workers
-would each need their own copy of the build directory.
+- ``uniform``: every model equally likely.  19.4k models and 5,000 requests: most ids are asked once,
+  so nearly every request misses the response cache and runs the whole search and ranking.
+- ``popular``: ids drawn in proportion to downloads, as page views of the Hub (and so the extension's
+  requests) follow use; popular models repeat, so most requests are answered from the response cache.
+
+Prints p50/p90/p99/max latency, throughput, errors, the server's CPU time per request (all its processes)
+and the load generator's own (it shares the cores with the server).  Beside it: the seed's per-request
+approach (rebuild N x N matrices in every request) for a few requests at N = 10k, in-process.
+
+With Qdrant Edge each worker past the first serves its own copy of the build's shard
+(``hfmrs.store.replicas``); the copy is made while the worker starts.
 
 ``--profile`` samples the server with py-spy during the run (install it outside the venv:
 ``pip install --target /tmp/pyspy py-spy``; found on PATH or in /tmp/pyspy/bin) and prints the
-functions with the most samples.
+functions with the most samples (one worker: the first cell only).
 
 Full run:  .venv/bin/python benchmarks/api_load.py --home /tmp/bench-home      (after `hfmrs build`)
            .venv/bin/python benchmarks/api_load.py                              (builds the bundled catalog)
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -36,6 +42,9 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
@@ -64,26 +73,45 @@ def ensure_home(args: argparse.Namespace, tmp: Path) -> Path:
     return home
 
 
-def model_ids(home: Path) -> list[str]:
-    from hfmrs.ids import IdIndex
-    from hfmrs.store.builds import ID_INDEX_DIR
+def model_downloads(home: Path) -> dict[str, int]:
+    """Every served id and its downloads (the ``popular`` draw's weights), read before the server holds the build."""
+    from hfmrs.engine import Engine
+    from hfmrs.settings import Settings
 
-    build_id = (home / "CURRENT").read_text().strip()
-    return list(IdIndex.load(home / "builds" / build_id / ID_INDEX_DIR))
+    engine = Engine.open(Settings(home=home, _env_file=None))
+    try:
+        return {p.id: int(p.payload.get("downloads") or 0) for p in engine.store.scroll(fields=["downloads"])}
+    finally:
+        engine.close()
 
 
-def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
+def draw_ids(downloads: dict[str, int], how: str, n: int, rng: random.Random) -> list[str]:
+    ids = list(downloads)
+    if how == "uniform":
+        return [rng.choice(ids) for _ in range(n)]
+    return rng.choices(ids, weights=[downloads[i] + 1 for i in ids], k=n)
+
+
+def start_server(home: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HFMRS_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    cmd = [
-        str(Path(sys.executable).parent / "hfmrs"),
-        "serve",
-        "recommender",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    cmd = [str(Path(sys.executable).parent / "hfmrs"), "serve", "recommender", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--workers", str(workers)]
     return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def server_cpu_s(proc: Any) -> float:
+    """CPU seconds of the server and its worker processes."""
+    import psutil
+
+    total = 0.0
+    for process in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(process.cpu_times()[:2])
+    return total
+
+
+def server_rss_mb(proc: Any) -> float:
+    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
 
 
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float) -> float:
@@ -102,45 +130,98 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float) -> fl
     raise TimeoutError("server not healthy in time")
 
 
-async def load(
-    port: int, ids: list[str], requests: int, concurrency: int, max_seconds: float, k: int
-) -> dict[str, Any]:
-    import httpx
+class Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request at a time (a closed-loop client).  Responses are
+    parsed by httptools, uvicorn's C parser: the load generator shares the cores with the server, and a
+    full client (httpx) spends 1.5-3 ms of CPU a request, as much as the server, which capped what was
+    measured at the client's speed."""
+
+    def __init__(self) -> None:
+        import httptools
+
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.body: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except Exception as error:  # httptools.HttpParserError: a broken response
+            self._finish(error)
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self._finish(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish(exc or ConnectionError("the server closed the connection"))
+
+    def _finish(self, error: BaseException | None) -> None:
+        waiter, self.waiter = self.waiter, None
+        body, self.body = b"".join(self.body), []
+        if waiter is None or waiter.done():
+            return
+        if error is None:
+            waiter.set_result((self.parser.get_status_code(), body))
+        else:
+            waiter.set_exception(error)
+
+    async def get(self, target: str) -> tuple[int, bytes]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        return await self.waiter
+
+
+async def load(port: int, ids: list[str], concurrency: int, max_seconds: float, k: int) -> dict[str, Any]:
+    """``len(ids)`` requests, in order, from ``concurrency`` closed-loop clients."""
+    import orjson
 
     latencies: list[float] = []
     errors: Counter[str] = Counter()
-    issued = 0
+    todo = iter(ids)
     deadline = time.perf_counter() + max_seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    loop = asyncio.get_running_loop()
 
-    async def client_loop(client: httpx.AsyncClient) -> None:
-        nonlocal issued
-        while issued < requests and time.perf_counter() < deadline:
-            issued += 1  # asyncio is single-threaded: no lock needed between awaits
-            model_id = random.choice(ids)
+    async def client_loop() -> None:
+        _, connection = await loop.create_connection(Connection, "127.0.0.1", port)
+        # asyncio is single-threaded: next() between awaits needs no lock
+        for model_id in todo:
+            if time.perf_counter() > deadline:
+                break
             start = time.perf_counter()
             try:
-                response = await client.get(f"/v1/models/{model_id}/similar", params={"k": k})
-                if response.status_code != 200:
-                    errors[f"HTTP {response.status_code}"] += 1
+                status, body = await connection.get(f"/v1/models/{quote(model_id, safe='/')}/similar?k={k}")
+                if status != 200:
+                    errors[f"HTTP {status}"] += 1
                     continue
-                response.json()
-            except httpx.HTTPError as err:
-                errors[type(err).__name__] += 1
+                orjson.loads(body)  # the whole answer arrived, and is JSON
+            except Exception as error:
+                errors[type(error).__name__] += 1
+                _, connection = await loop.create_connection(Connection, "127.0.0.1", port)
                 continue
             latencies.append(time.perf_counter() - start)
+        if connection.transport is not None:
+            connection.transport.close()
 
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30.0) as client:
-        start = time.perf_counter()
-        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
-        wall = time.perf_counter() - start
+    cpu, start = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    done = len(latencies) + sum(errors.values())
     return {
-        "requests": issued,
+        "requests": done,
         "ok": len(latencies),
         "errors": sum(errors.values()),
         "error_kinds": dict(errors),
         "wall_s": round(wall, 3),
         "throughput_rps": round(len(latencies) / wall, 1) if wall else None,
+        "client_cpu_ms_per_request": round(cpu * 1000 / done, 3) if done else None,
         "latency": percentiles(latencies),
     }
 
@@ -205,14 +286,16 @@ def seed_compare(n: int, requests: int, real_limit: int | None) -> dict[str, Any
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, help="A built HFMRS_HOME (default: build the bundled catalog now).")
-    parser.add_argument("--requests", type=int, default=5000, help="Requests in total (bounded).")
-    parser.add_argument("--concurrency", type=int, default=50, help="Concurrent clients.")
-    parser.add_argument("--max-seconds", type=float, default=120.0, help="Time cap of the load phase.")
-    parser.add_argument("--warmup", type=int, default=200, help="Untimed requests first.")
+    parser.add_argument("--workers", default="1,2", help="Worker processes to compare, comma-separated.")
+    parser.add_argument("--ids", default="uniform,popular", help="How ids are drawn: uniform, popular (by downloads).")
+    parser.add_argument("--requests", type=int, default=5000, help="Requests per cell (bounded).")
+    parser.add_argument("--concurrency", type=int, default=20, help="Concurrent closed-loop clients.")
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="Time cap of each load phase.")
+    parser.add_argument("--warmup", type=int, default=200, help="Untimed requests first (same draw).")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed-n", type=int, default=10_000, help="N of the seed comparison (<= 10000).")
     parser.add_argument("--seed-requests", type=int, default=5, help="Seed requests (each rebuilds N x N).")
-    parser.add_argument("--profile", action="store_true", help="Sample the server with py-spy during the run.")
+    parser.add_argument("--profile", action="store_true", help="Sample the first cell's server with py-spy.")
     parser.add_argument("--smoke", action="store_true", help="Tiny catalog, 200 requests, 10 clients.")
     parser.add_argument("--out", type=Path, default=RESULTS / "api_load.json")
     args = parser.parse_args(argv)
@@ -221,81 +304,128 @@ def main(argv: list[str] | None = None) -> int:
         args.requests, args.concurrency, args.warmup, args.max_seconds = 200, 10, 20, 30.0
         args.seed_n, args.seed_requests, real_limit = 600, 2, 300
     report = header("API load", args.smoke)
+    report["load"] = []
     with tempfile.TemporaryDirectory(prefix="hfmrs-load-") as tmp_name:
         tmp = Path(tmp_name)
         home = ensure_home(args, tmp)
-        ids = model_ids(home)
-        port = free_port()
-        proc = start_server(home, port)
-        try:
-            import psutil
-
-            report["startup_to_health_s"] = round(wait_healthy(port, proc, 300), 2)
-            random.seed(7)
-            asyncio.run(load(port, ids, args.warmup, min(args.concurrency, 10), 60, args.k))
-            server = psutil.Process(proc.pid)
-            cpu0 = sum(server.cpu_times()[:2])
-            profiler = start_profile(proc.pid, args.max_seconds, tmp / "profile.txt") if args.profile else None
-            run = asyncio.run(load(port, ids, args.requests, args.concurrency, args.max_seconds, args.k))
-            run["server_cpu_ms_per_request"] = (
-                round((sum(server.cpu_times()[:2]) - cpu0) * 1000 / run["ok"], 3) if run["ok"] else None
-            )
-            run["server_rss_mb"] = round(server.memory_info().rss / 2**20, 1)
-            report["load"] = {"concurrency": args.concurrency, "models": len(ids), **run}
-            if profiler is not None:
-                profiler.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C, not on SIGTERM
-                _, stderr = profiler.communicate(timeout=60)
-                raw = tmp / "profile.txt"
-                if not raw.exists():
-                    print(f"  py-spy wrote nothing: {stderr.decode()[-1000:]}")
-                else:
-                    report["profile"] = summarize_profile(raw)
-                    shutil.copy(raw, args.out.with_suffix(".profile.txt"))
-        finally:
-            proc.terminate()  # only the server this script started
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        downloads = model_downloads(home)
+        for workers in (int(w) for w in args.workers.split(",")):
+            for how in args.ids.split(","):
+                profile = tmp / "profile.txt" if args.profile and not report["load"] else None
+                cell = run_cell(home, downloads, workers, how, args, profile)
+                report["load"].append(cell)
+                if profile is not None and profile.exists():
+                    report["profile"] = summarize_profile(profile)
+                    shutil.copy(profile, args.out.with_suffix(".profile.txt"))
     report["seed"] = seed_compare(args.seed_n, args.seed_requests, real_limit)
     render(report)
     print(f"wrote {write_json(args.out, report)}")
     return 0
 
 
+def run_cell(
+    home: Path, downloads: dict[str, int], workers: int, how: str, args: argparse.Namespace, profile: Path | None
+) -> dict[str, Any]:
+    """One server with ``workers`` processes, warmed up, then the timed load."""
+    import psutil
+
+    rng = random.Random(7)
+    warm, timed = draw_ids(downloads, how, args.warmup, rng), draw_ids(downloads, how, args.requests, rng)
+    port = free_port()
+    proc = start_server(home, port, workers)
+    try:
+        startup = wait_healthy(port, proc, 300)
+        uvloop.run(load(port, warm, min(args.concurrency, 10), 60, args.k))
+        server = psutil.Process(proc.pid)
+        cpu0 = server_cpu_s(server)
+        profiler = start_profile(proc.pid, args.max_seconds, profile) if profile else None
+        run = uvloop.run(load(port, timed, args.concurrency, args.max_seconds, args.k))
+        cpu = server_cpu_s(server) - cpu0
+        run["server_cpu_ms_per_request"] = round(cpu * 1000 / run["ok"], 3) if run["ok"] else None
+        run["server_rss_mb"] = round(server_rss_mb(server), 1)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C, not on SIGTERM
+            _, stderr = profiler.communicate(timeout=60)
+            if profile is not None and not profile.exists():
+                print(f"  py-spy wrote nothing: {stderr.decode()[-1000:]}")
+    finally:
+        proc.terminate()  # only the server this script started (uvicorn stops its workers)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    seen = set(warm)
+    repeats = sum(1 for i in timed if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+    return {
+        "workers": workers,
+        "ids": how,
+        "concurrency": args.concurrency,
+        "models": len(downloads),
+        "startup_to_health_s": round(startup, 2),
+        "repeat_share": round(repeats / len(timed), 3) if timed else None,
+        **run,
+    }
+
+
 def render(report: dict[str, Any]) -> None:
-    run, seed = report["load"], report["seed"]
-    lat = run["latency"]
+    seed = report["seed"]
     seed_ms = seed["latency"]["p50_ms"]
-    print_table(
-        f"GET /v1/models/{{id}}/similar?k=10, {run['concurrency']} concurrent clients, {run['models']:,} models",
-        ["approach", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s", "server CPU ms/req"],
+    cells = report["load"]
+    first = cells[0]
+    rows = [
         [
-            [
-                "HFMRS (1 uvicorn process)",
-                run["requests"],
-                run["errors"],
-                lat["p50_ms"],
-                lat["p90_ms"],
-                lat["p99_ms"],
-                lat["max_ms"],
-                run["throughput_rps"],
-                run["server_cpu_ms_per_request"],
-            ],
-            [
-                f"seed, N={seed['n']:,} (in-process, sequential)",
-                seed["requests"],
-                0,
-                seed_ms,
-                None,
-                seed["latency"]["p99_ms"],
-                seed["latency"]["max_ms"],
-                round(1000 / seed_ms, 2) if seed_ms else None,
-                None,
-            ],
+            f"HFMRS, {c['workers']} process{'es' if c['workers'] > 1 else ''}, ids {c['ids']}",
+            c["requests"],
+            c["errors"],
+            f"{100 * c['repeat_share']:.0f}%",
+            c["latency"]["p50_ms"],
+            c["latency"]["p90_ms"],
+            c["latency"]["p99_ms"],
+            c["latency"]["max_ms"],
+            c["throughput_rps"],
+            c["server_cpu_ms_per_request"],
+            c["client_cpu_ms_per_request"],
+            c["server_rss_mb"],
+        ]
+        for c in cells
+    ]
+    rows.append(
+        [
+            f"seed, N={seed['n']:,} (in-process, sequential)",
+            seed["requests"],
+            0,
+            None,
+            seed_ms,
+            None,
+            seed["latency"]["p99_ms"],
+            seed["latency"]["max_ms"],
+            round(1000 / seed_ms, 2) if seed_ms else None,
+            None,
+            None,
+            None,
+        ]
+    )
+    print_table(
+        f"GET /v1/models/{{id}}/similar?k=10, {first['concurrency']} closed-loop clients, {first['models']:,} models",
+        [
+            "server",
+            "requests",
+            "errors",
+            "ids seen before",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "req/s",
+            "server CPU ms/req",
+            "client CPU ms/req",
+            "server RSS MB",
         ],
-        note="Target: p99 < 20 ms, zero errors. The load generator shares the machine's cores with the server. "
-        "The seed rebuilds its N x N matrices per request, so its req/s is 1000 / its latency at best.",
+        rows,
+        note="Targets (issue 19): >= 1,000 req/s and p99 < 30 ms at 20 clients. The load generator shares the "
+        "machine's cores with the server. 'ids seen before': requests for an id already asked in the run (an "
+        "upper bound of the response cache's hits; each worker keeps its own cache). The seed rebuilds its "
+        "N x N matrices per request, so its req/s is 1000 / its latency at best.",
     )
     if report.get("profile"):
         p = report["profile"]
