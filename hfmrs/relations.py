@@ -135,11 +135,19 @@ class RelationTo:
         self.name = _name(query)
 
     def __call__(self, result: Mapping[str, Any]) -> Relation:
-        r_ids, r_bases = _ids(result), result.get("base_model_ids") or ()
-        if not self.ids.isdisjoint(r_bases) or not r_ids.isdisjoint(self.bases) or not self.bases.isdisjoint(r_bases):
+        # Called for every candidate of every request: the result's ids are looked at without making a set.
+        r_id, r_aliases, r_bases = result.get("id"), result.get("aliases") or (), result.get("base_model_ids") or ()
+        bases = self.bases
+        if (
+            not self.ids.isdisjoint(r_bases)
+            or r_id in bases
+            or (bases and any(a in bases for a in r_aliases))
+            or not bases.isdisjoint(r_bases)
+        ):
             return "family"  # parent, child or sibling
         r_family = result.get("family")
-        if self.family and (self.family == r_family or self.family in r_ids or r_family in self.ids):
+        family = self.family
+        if family and (family == r_family or family == r_id or family in r_aliases or r_family in self.ids):
             return "family"  # one lineage tree
         if self.stem and self.stem == result.get("stem"):
             # A legacy single-segment id (gpt2-medium) has no author: it is the original release of its name.
@@ -207,9 +215,10 @@ def collapse(
     and so do tiny test copies.  With ``max_copies``, groups a copy stands for beyond the first
     ``max_copies`` go after every other result (a list of a popular model is not a list of quantizations).
     """
+    keys = [copy_group(query, p) for p in payloads]
     key_of_original = {}
     for i, p in enumerate(payloads):
-        if copy_group(query, p) is None:
+        if keys[i] is None:
             for model_id in _ids(p):
                 key_of_original.setdefault(f"id:{model_id}", i)
             size = p.get("params_billions")
@@ -217,7 +226,7 @@ def collapse(
     heads: dict[int, list[str]] = {}
     group_head: dict[str, int] = {}
     for i, p in enumerate(payloads):
-        key = copy_group(query, p)
+        key = keys[i]
         if key is None:
             heads.setdefault(i, [])
             continue
@@ -230,6 +239,6 @@ def collapse(
     ordered = sorted(heads.items())
     if max_copies is None:
         return ordered
-    copies = [g for g in ordered if copy_group(query, payloads[g[0]]) is not None]
+    copies = [g for g in ordered if keys[g[0]] is not None]
     later = {i for i, _ in copies[max_copies:]}
     return [g for g in ordered if g[0] not in later] + copies[max_copies:]

@@ -208,18 +208,22 @@ class FusedRecommender(Recommender):
             features[:, len(SOURCES) : len(SOURCES) + len(MODEL_FEATURES)] = self._model_features(
                 query.payload, payloads
             )
-            features[:, -1] = [self._underused(p, filters) for p in payloads]
+            peer_downloads: dict[str, int | None] = {}  # per purpose, for this request's candidates
+            features[:, -1] = [self._underused(p, filters, peer_downloads) for p in payloads]
         return Candidates(ids, payloads, features)
 
-    def _underused(self, payload: Mapping[str, Any], filters: Filters) -> bool:
+    def _underused(self, payload: Mapping[str, Any], filters: Filters, peer_downloads: dict[str, int | None]) -> bool:
         """Under 100 downloads while five models of its purpose have ten times as many (see FIXED_WEIGHTS)."""
         downloads = payload.get("downloads") or 0
         if downloads >= UNDERUSED_DOWNLOADS or (purpose := main_purpose(payload)) is None:
             return False
-        same_purpose = filters.for_purpose(purpose)
-        most_used = self._popular_hits(Search(TEXT, None, POPULAR_POOL, same_purpose, order_by="downloads"))
-        peers = most_used[UNDERUSED_PEERS - 1 : UNDERUSED_PEERS]
-        return bool(peers) and (peers[0].payload.get("downloads") or 0) >= UNDERUSED_MARGIN * max(downloads, 1)
+        if purpose not in peer_downloads:
+            same_purpose = filters.for_purpose(purpose)
+            most_used = self._popular_hits(Search(TEXT, None, POPULAR_POOL, same_purpose, order_by="downloads"))
+            peers = most_used[UNDERUSED_PEERS - 1 : UNDERUSED_PEERS]
+            peer_downloads[purpose] = (peers[0].payload.get("downloads") or 0) if peers else None
+        fifth = peer_downloads[purpose]
+        return fifth is not None and fifth >= UNDERUSED_MARGIN * max(downloads, 1)
 
     @staticmethod
     def _model_features(q: Mapping[str, Any], payloads: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -261,8 +265,9 @@ class FusedRecommender(Recommender):
         # copies beyond two last, so a list of copy-heavy candidates must still hold enough originals.
         keep = set(_top(scores, k)) | set(np.flatnonzero(~is_copy)[_top(scores[~is_copy], k // 2)])
         # `_prior` rides along for `why` ("widely used").
+        score_of, lift_of = scores.tolist(), lift.tolist()  # Python floats at once, not a numpy scalar each
         ranked = sorted(
-            (Hit(found.ids[i], float(scores[i]), {**found.payloads[i], "_prior": float(lift[i])}) for i in keep),
+            (Hit(found.ids[i], score_of[i], {**found.payloads[i], "_prior": lift_of[i]}) for i in keep),
             key=score_key,
         )
         room_for_copies = k - min(k // 2, int((~is_copy[list(keep)]).sum()))

@@ -26,6 +26,7 @@ import orjson
 from hfmrs.store.base import HIT_FIELDS
 
 CARDS_DIR = "hit_cards"
+DECODED_CARDS = 16_384  # decoded cards kept in memory (about 1.5 KB each): the hot set of a busy recommender
 
 
 class CardWriter:
@@ -73,6 +74,10 @@ class HitCards:
         self._card = np.asarray(np.load(directory / "card.npy", mmap_mode="r"))
         self._offsets = np.asarray(np.load(directory / "offsets.npy", mmap_mode="r"))
         self._data: mmap.mmap | None = None
+        # Decoded cards by card index.  The same models come back request after request (popular lists,
+        # big families), and decoding is most of reading a hit.  Callers never change a payload (a test
+        # runs every method twice and compares); emptied when full, so memory stays bounded.
+        self._decoded: dict[int, dict[str, Any]] = {}
         if self._offsets[-1]:
             with open(directory / "cards.bin", "rb") as f:
                 self._data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -95,8 +100,16 @@ class HitCards:
         # Compared as numpy S16 (NUL-padded on both sides); .tolist() would strip trailing zero bytes.
         known = (self._keys[at] == wanted).tolist()
         cards = self._card[at].tolist()
-        starts, ends = self._offsets[cards].tolist(), self._offsets[np.add(cards, 1)].tolist()
-        data = self._data
-        return [
-            orjson.loads(data[start:end]) if ok else None for ok, start, end in zip(known, starts, ends, strict=True)
-        ]
+        decoded = self._decoded
+        if len(decoded) > DECODED_CARDS:
+            decoded.clear()
+        out: list[dict[str, Any] | None] = []
+        for ok, card in zip(known, cards, strict=True):
+            if not ok:
+                out.append(None)
+            elif (payload := decoded.get(card)) is not None:
+                out.append(payload)
+            else:
+                start, end = int(self._offsets[card]), int(self._offsets[card + 1])
+                out.append(decoded.setdefault(card, orjson.loads(self._data[start:end])))
+        return out

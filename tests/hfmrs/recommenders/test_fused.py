@@ -109,9 +109,9 @@ def test_the_rarely_used_rule_counts_peers_under_the_request_filters(bundled_eng
     rare = next(
         p.payload for p in points if (p.payload.get("downloads") or 0) < 100 and main_purpose(p.payload) == "sentiment"
     )
-    assert fused._underused(rare, Filters())  # five sentiment models have 10x its downloads
+    assert fused._underused(rare, Filters(), {})  # five sentiment models have 10x its downloads
     # asked for its author's models only, its peers are those: it is not demoted for the others
-    assert not fused._underused(rare, Filters(author=rare["author"]))
+    assert not fused._underused(rare, Filters(author=rare["author"]), {})
 
 
 def test_why_says_when_the_quality_prior_acted(bundled_engine):
