@@ -147,7 +147,7 @@ class RelationTo:
             return "family"  # parent, child or sibling
         r_family = result.get("family")
         family = self.family
-        if family and (family == r_family or family == r_id or family in r_aliases or r_family in self.ids):
+        if family and (family in (r_family, r_id) or family in r_aliases or r_family in self.ids):
             return "family"  # one lineage tree
         if self.stem and self.stem == result.get("stem"):
             # A legacy single-segment id (gpt2-medium) has no author: it is the original release of its name.

@@ -71,3 +71,19 @@ def test_a_payload_change_to_hit_fields_detaches_the_cards(engine: Engine):
     query = engine.store.retrieve(["distilbert/distilgpt2"], ["text"])[0]
     hits = engine.store.search("text", query.vectors["text"], 20)
     assert {h.model_id: h.payload["downloads"] for h in hits}["openai-community/gpt2"] == 1
+
+
+def test_decoded_cards_are_shared_and_no_request_changes_them(engine: Engine):
+    """Decoded cards are kept and handed to every request: no method, search or option may change one."""
+    import copy
+
+    cards = engine.store._cards
+    options = [{}, {"collapse": False}, {"relation": "family"}, {"sort": "downloads-desc"}, {"diversity": 0.5}]
+    before = [engine.similar(q, k=5, method=m, **o) for q in QUERIES for m in engine.methods for o in options]
+    kept = copy.deepcopy(cards._decoded)
+    assert kept  # answers were read from decoded cards
+    again = [engine.similar(q, k=5, method=m, **o) for q in QUERIES for m in engine.methods for o in options]
+    assert again == before and cards._decoded == kept
+    some = next(iter(cards._decoded))
+    point = engine.store.retrieve([cards._decoded[some]["id"]])[0]
+    assert cards.payloads([point_id(point.id)])[0] is cards._decoded[some]  # the same object, not a new decode
