@@ -8,7 +8,9 @@ drives a fixed number of requests from ``--concurrency`` closed-loop asyncio cli
 - ``uniform``: every model equally likely.  19.4k models and 5,000 requests: most ids are asked once,
   so nearly every request misses the response cache and runs the whole search and ranking.
 - ``popular``: ids drawn in proportion to downloads, as page views of the Hub (and so the extension's
-  requests) follow use; popular models repeat, so most requests are answered from the response cache.
+  requests) follow use; popular models repeat, so many requests are answered from the response cache.
+- ``popular-warm``: the same after ``--warm-requests`` (20,000) untimed requests of the same draw, as a
+  server that has been up for a while sees them.
 
 Prints p50/p90/p99/max latency, throughput, errors, the server's CPU time per request (all its processes)
 and the load generator's own (it shares the cores with the server).  Beside it: the seed's per-request
@@ -287,7 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, help="A built HFMRS_HOME (default: build the bundled catalog now).")
     parser.add_argument("--workers", default="1,2", help="Worker processes to compare, comma-separated.")
-    parser.add_argument("--ids", default="uniform,popular", help="How ids are drawn: uniform, popular (by downloads).")
+    parser.add_argument(
+        "--ids",
+        default="uniform,popular,popular-warm",
+        help="How ids are drawn: uniform, popular (by downloads), popular-warm (the same after --warm-requests).",
+    )
+    parser.add_argument("--warm-requests", type=int, default=20_000, help="Untimed requests of a -warm cell.")
     parser.add_argument("--requests", type=int, default=5000, help="Requests per cell (bounded).")
     parser.add_argument("--concurrency", type=int, default=20, help="Concurrent closed-loop clients.")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="Time cap of each load phase.")
@@ -302,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     real_limit = None
     if args.smoke:
         args.requests, args.concurrency, args.warmup, args.max_seconds = 200, 10, 20, 30.0
+        args.ids, args.warm_requests = "uniform,popular-warm", 200
         args.seed_n, args.seed_requests, real_limit = 600, 2, 300
     report = header("API load", args.smoke)
     report["load"] = []
@@ -330,12 +338,13 @@ def run_cell(
     import psutil
 
     rng = random.Random(7)
-    warm, timed = draw_ids(downloads, how, args.warmup, rng), draw_ids(downloads, how, args.requests, rng)
+    draw, warmup = how.removesuffix("-warm"), args.warm_requests if how.endswith("-warm") else args.warmup
+    warm, timed = draw_ids(downloads, draw, warmup, rng), draw_ids(downloads, draw, args.requests, rng)
     port = free_port()
     proc = start_server(home, port, workers)
     try:
         startup = wait_healthy(port, proc, 300)
-        uvloop.run(load(port, warm, min(args.concurrency, 10), 60, args.k))
+        uvloop.run(load(port, warm, args.concurrency, 600, args.k))
         server = psutil.Process(proc.pid)
         cpu0 = server_cpu_s(server)
         profiler = start_profile(proc.pid, args.max_seconds, profile) if profile else None

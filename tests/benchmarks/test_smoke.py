@@ -54,7 +54,7 @@ def test_benchmark_smoke(script: str, tmp_path: Path) -> None:
     assert "|" in proc.stdout  # it printed its (Markdown) table
     if script == "api_load.py":  # its bookkeeping, not its speed: every request is either ok or an error
         cells = {(cell["workers"], cell["ids"]) for cell in data["load"]}
-        assert cells == {(1, "uniform"), (1, "popular"), (2, "uniform"), (2, "popular")}
+        assert cells == {(1, "uniform"), (1, "popular-warm"), (2, "uniform"), (2, "popular-warm")}
         for load in data["load"]:
             assert load["ok"] + load["errors"] == load["requests"] == 200
             assert load["errors"] == 0, load["error_kinds"]
