@@ -15,11 +15,13 @@ from services.common import ApiError
 from services.recommender.live import LiveEngine
 
 
-def get_live(request: Request) -> LiveEngine:
+# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def`` dependency in its
+# thread pool, a hand-off per dependency per request for work of a microsecond.
+async def get_live(request: Request) -> LiveEngine:
     return request.app.state.live
 
 
-def get_embedder(request: Request) -> EmbedderClient:
+async def get_embedder(request: Request) -> EmbedderClient:
     return request.app.state.embedder
 
 
@@ -27,12 +29,16 @@ Live = Annotated[LiveEngine, Depends(get_live)]
 Embedder = Annotated[EmbedderClient, Depends(get_embedder)]
 
 
-def checked_model_id(model_id: Annotated[str, Path(description="A Hub id, legacy id or URL-encoded id.")]) -> str:
+def check_model_id(model_id: str) -> str:
     if len(model_id) > MAX_ID_LENGTH:
         raise ApiError(422, "invalid_parameter", f"model id is longer than {MAX_ID_LENGTH} characters")
     if not model_id.strip(" /"):
         raise ApiError(422, "invalid_parameter", "model id is empty")
     return model_id
+
+
+async def checked_model_id(model_id: Annotated[str, Path(description="A Hub id, legacy id or URL-encoded id.")]) -> str:
+    return check_model_id(model_id)
 
 
 ModelId = Annotated[str, Depends(checked_model_id)]
@@ -53,7 +59,7 @@ def query_parameter(field: FilterField) -> inspect.Parameter:
 def filter_dependency() -> Any:
     """``Depends()``-able: every public filter field as a query parameter, the values as one Filters."""
 
-    def filters(**values: Any) -> Filters:
+    async def filters(**values: Any) -> Filters:
         return Filters(**values)  # bounds were checked by FastAPI; Filters checks what spans fields
 
     filters.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from hfmrs.engine import K_MAX, MethodInfo
 from hfmrs.projection import catalog_map, subsample
-from services.recommender.deps import Live, checked_model_id
+from services.recommender.deps import Live, check_model_id
 from services.recommender.schemas import ColorBy, MapResponse
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
@@ -33,7 +33,7 @@ def catalog_map_route(
     ] = None,
 ) -> dict[str, Any]:
     with live.acquire() as engine:
-        keep = [engine.resolve(checked_model_id(i)) for i in include or []]
+        keep = [engine.resolve(check_model_id(i)) for i in include or []]
         points = catalog_map(engine.store, engine.build_id, live.builds.artifact_dir(engine.build_id))
         build_id = engine.build_id
     return {
