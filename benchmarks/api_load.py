@@ -228,6 +228,87 @@ async def load(port: int, ids: list[str], concurrency: int, max_seconds: float, 
     }
 
 
+async def asgi_get(app: Any, path: str, query: bytes) -> int:
+    """One GET through the ASGI app itself (no socket, no HTTP parsing): the status."""
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    await app(scope, receive, send)
+    return status
+
+
+def route_costs(home: Path, ids: list[str], k: int) -> dict[str, Any]:
+    """CPU per request in one process, no network: ``Engine.similar`` alone, the recommender app on a miss
+    (response cache off) and on a hit.  The app minus the engine is what the route adds (parameters,
+    validation, serialisation, middleware); the engine is the search and the method's ranking."""
+    from hfmrs.settings import Settings
+    from services.recommender.app import create_app
+    from services.recommender.live import LiveEngine
+
+    settings = Settings(home=home, _env_file=None)
+    live = LiveEngine(settings)
+    apps = {
+        "uncached": create_app(settings.model_copy(update={"response_cache_mb": 0}), live=live),
+        "cached": create_app(settings, live=live),
+    }
+    try:
+        spent, n = uvloop.run(_route_costs(live, apps, ids, k))
+    finally:
+        live.close()
+    costs = {f"{name}_ms": round(1000 * total / n, 3) for name, total in spent.items()}
+    costs["route_ms"] = round(costs["app_miss_ms"] - costs["engine_ms"], 3)
+    return {"requests": n, **costs}
+
+
+async def _route_costs(live: Any, apps: dict[str, Any], ids: list[str], k: int) -> tuple[dict[str, float], int]:
+    from services.common import settle_heap
+
+    query = f"k={k}".encode()
+    half = len(ids) // 2
+    with live.acquire() as engine:
+        settle_heap()
+        for model_id in ids[:half]:  # warm-up: the engine's caches, the apps' first calls
+            engine.similar(model_id, k=k)
+            await asgi_get(apps["uncached"], f"/v1/models/{quote(model_id, safe='/')}/similar", query)
+        spent = {"engine": 0.0, "app_miss": 0.0, "app_hit": 0.0}
+        for j, model_id in enumerate(ids[half:]):
+            path = f"/v1/models/{quote(model_id, safe='/')}/similar"
+            # Alternate which goes first: the second one finds the first one's hit cards decoded.
+            for name in ("engine", "app_miss") if j % 2 else ("app_miss", "engine"):
+                start = time.process_time()
+                if name == "engine":
+                    engine.similar(model_id, k=k)
+                else:
+                    await asgi_get(apps["uncached"], path, query)
+                spent[name] += time.process_time() - start
+            await asgi_get(apps["cached"], path, query)  # a miss that fills the cache ...
+            start = time.process_time()
+            assert await asgi_get(apps["cached"], path, query) == 200  # ... then the hit
+            spent["app_hit"] += time.process_time() - start
+    return spent, len(ids) - half
+
+
 def find_py_spy() -> str | None:
     return shutil.which("py-spy") or next((str(p) for p in [Path("/tmp/pyspy/bin/py-spy")] if p.exists()), None)
 
@@ -295,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         help="How ids are drawn: uniform, popular (by downloads), popular-warm (the same after --warm-requests).",
     )
     parser.add_argument("--warm-requests", type=int, default=20_000, help="Untimed requests of a -warm cell.")
+    parser.add_argument("--route-requests", type=int, default=4000, help="Ids of the in-process route costs.")
     parser.add_argument("--requests", type=int, default=5000, help="Requests per cell (bounded).")
     parser.add_argument("--concurrency", type=int, default=20, help="Concurrent closed-loop clients.")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="Time cap of each load phase.")
@@ -309,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     real_limit = None
     if args.smoke:
         args.requests, args.concurrency, args.warmup, args.max_seconds = 200, 10, 20, 30.0
-        args.ids, args.warm_requests = "uniform,popular-warm", 200
+        args.ids, args.warm_requests, args.route_requests = "uniform,popular-warm", 200, 60
         args.seed_n, args.seed_requests, real_limit = 600, 2, 300
     report = header("API load", args.smoke)
     report["load"] = []
@@ -317,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         home = ensure_home(args, tmp)
         downloads = model_downloads(home)
+        route_ids = draw_ids(downloads, "uniform", args.route_requests, random.Random(3))
+        report["in_process"] = route_costs(home, route_ids, args.k)
         for workers in (int(w) for w in args.workers.split(",")):
             for how in args.ids.split(","):
                 profile = tmp / "profile.txt" if args.profile and not report["load"] else None
@@ -435,6 +519,13 @@ def render(report: dict[str, Any]) -> None:
         "machine's cores with the server. 'ids seen before': requests for an id already asked in the run (an "
         "upper bound of the response cache's hits; each worker keeps its own cache). The seed rebuilds its "
         "N x N matrices per request, so its req/s is 1000 / its latency at best.",
+    )
+    costs = report["in_process"]
+    print_table(
+        f"CPU per request in one process, no network, {costs['requests']:,} uniform ids (k=10, default method)",
+        ["Engine.similar", "the app, a miss (cache off)", "the route's own (app - engine)", "the app, a hit"],
+        [[costs["engine_ms"], costs["app_miss_ms"], costs["route_ms"], costs["app_hit_ms"]]],
+        note="Issue 19's target: the route adds < 1 ms of CPU to the search and ranking.",
     )
     if report.get("profile"):
         p = report["profile"]
