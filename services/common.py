@@ -253,6 +253,15 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
+        if declared is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            # A chunked body says nothing of its size: read it here, up to the limit.  Refused inside the
+            # app instead, it would be FastAPI's 400 "error parsing the body".
+            body = await self._bounded_body(receive)
+            if body is None:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, _replay(body, receive), send)
+            return
         seen = 0
 
         async def counted() -> dict[str, Any]:
@@ -268,9 +277,33 @@ class BodyLimit:
         except BodyTooLargeError:
             await self._refuse(scope, receive, send)
 
+    async def _bounded_body(self, receive: Any) -> bytes | None:
+        """The whole body, or None once it passes the limit (what is left of it is not read)."""
+        chunks, seen = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)  # the client went away: the app will see an empty body
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_bytes:
+                return None
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
     async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         limit = f"{self.max_bytes:,} bytes"
         await error_response(413, "payload_too_large", f"the request body is over {limit}")(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    """A receive that gives the body read ahead once, then the connection's own messages (a disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> dict[str, Any]:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 class BodyTooLargeError(Exception):

@@ -34,6 +34,13 @@ def test_embed_body_and_batch_limits_are_413(embedder_http: TestClient):
         "/embed", content=b"x" * (MAX_BODY_BYTES + 1), headers={"Content-Type": "application/json"}
     )
     assert api_error(big, 413, "payload_too_large")["message"] == "the request body is over 2,000,000 bytes"
+    # Chunked (no Content-Length): counted while it streams in, refused the same way, not FastAPI's 400.
+    chunks = (b"x" * 100_000 for _ in range(MAX_BODY_BYTES // 100_000 + 1))
+    streamed = embedder_http.post("/embed", content=chunks, headers={"Content-Type": "application/json"})
+    assert api_error(streamed, 413, "payload_too_large")["message"] == "the request body is over 2,000,000 bytes"
+    json_body = {"Content-Type": "application/json"}
+    small = embedder_http.post("/embed", content=iter([b'{"texts": ', b'["a chunked body"]}']), headers=json_body)
+    assert small.status_code == 200 and len(small.json()["vectors"]) == 1  # a small chunked body still arrives
     batch = embedder_http.post("/embed", json={"texts": ["y" * 1000] * (MAX_BATCH_CHARS // 1000 + 1)})
     message = api_error(batch, 413, "payload_too_large")["message"]
     assert message == "at most 64,000 characters per request, got 65,000; send smaller batches"
