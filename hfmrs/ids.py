@@ -205,14 +205,21 @@ class IdIndex:
             if (i := self._position(self._id(int(self._a["tail_row"][t])).lower(), "lower")) is not None:
                 pool.add(i)  # the canonical id's entry (ids sort before aliases in `lower`)
         positions = sorted(pool)
-        matches = process.extract(query, [names[i] for i in positions], scorer=fuzz.WRatio, limit=limit * 3)
+        # Every name of the pool is scored (a few hundred): WRatio gives many names the same score (90 for
+        # any name containing the query), and only then do downloads decide, so none may be cut before.
+        matches = process.extract(query, [names[i] for i in positions], scorer=fuzz.WRatio, limit=None)
         counts, rows, shown = self._a["downloads"], self._a["lower_row"], self._a["lower_name"]
-        scored = [
-            (-round(score, 3), -int(counts[rows[p]]), bytes(shown[p]).decode("utf-8", "surrogatepass"))
+        scored = sorted(
+            (-round(score, 3), -int(counts[rows[p]]), bytes(shown[p]).decode("utf-8", "surrogatepass"), int(rows[p]))
             for _name, score, j in matches
             for p in [positions[j]]
-        ]
-        return [name for _, _, name in sorted(scored)[:limit]]
+        )
+        found: dict[int, str] = {}  # one name per model: its best-matching id or alias
+        for _, _, name, row in scored:
+            found.setdefault(row, name)
+            if len(found) == limit:
+                break
+        return list(found.values())
 
     def prefix(self, prefix: str, limit: int = 10) -> list[str]:
         """Canonical ids whose id, name part or alias starts with ``prefix`` (case-insensitive), most

@@ -154,3 +154,20 @@ def test_suggestions_are_computed_when_read_and_remembered_for_repeated_misses(m
     assert "gpt2" in missed.value.suggestions and calls == ["gpt-2"]
     assert missed.value.suggestions and calls == ["gpt-2"]  # once per error
     assert index.suggest("GPT-2 ") == missed.value.suggestions and calls == ["gpt-2"]  # the LRU answers
+
+
+def test_suggestions_name_each_model_once_and_popular_ones_win_equal_matches():
+    # Any name that contains the query scores 90 with WRatio: twenty fine-tunes tie with the original,
+    # and the original (most downloaded) must come first, not whichever tied names came first.
+    aliases: dict[str, list[str]] = {f"fan{i}/Llama-3-8b-tuned-{i}": [] for i in range(20)}
+    aliases["meta-llama/Meta-Llama-3-8B"] = ["llama-3-8b-original"]
+    aliases["openai-community/gpt2-medium"] = ["gpt2-medium"]
+    downloads = {m: 10 + i for i, m in enumerate(aliases)} | {"meta-llama/Meta-Llama-3-8B": 1_000_000}
+    index = IdIndex(aliases, downloads)
+    found = index.suggest("llama-3-8b")
+    assert found[0] in ("meta-llama/Meta-Llama-3-8B", "llama-3-8b-original")
+    assert "meta-llama/Meta-Llama-3-8B" not in found[1:] and "llama-3-8b-original" not in found[1:]
+    assert len(found) == 5
+    # a legacy alias and its canonical id are one model: named once, by the name closer to the query
+    medium = index.suggest("gpt2-mediun")
+    assert medium[0] == "gpt2-medium" and "openai-community/gpt2-medium" not in medium
