@@ -209,7 +209,10 @@ class NeedExplainer:
         need, reasons = self.need, []
         purposes = payload.get("purposes") or []
         if matched := [p for p in need.purposes if p in purposes]:
-            reasons.append("does what you asked: " + ", ".join(purpose_name(p) for p in matched[:2]))
+            # "asr (de)" says "asr" already: a general purpose is left out beside its specific form
+            specific = {p.partition(":")[0] for p in matched if ":" in p}
+            shown = [p for p in matched if ":" in p or p not in specific]
+            reasons.append("does what you asked: " + ", ".join(purpose_name(p) for p in shown[:2]))
         elif (task := payload.get("pipeline_tag")) in need.tasks:
             reasons.append(f"task: {task}")
         if shared := [lang for lang in need.languages if lang in (payload.get("languages") or [])]:

@@ -39,6 +39,9 @@ def test_language_ranks_models_of_that_language_first(search, bundled_engine):
     assert result.understood["languages"] == ["de"]
     for r in result.results[:3]:
         assert "de" in bundled_engine.info(r.id)["languages"] and "language: de" in r.why
+    asked = [w for r in result.results for w in r.why if w.startswith("does what you asked")]
+    assert "does what you asked: asr (de)" in asked  # not "asr, asr (de)": the specific form says both
+    assert not any("asr, asr" in w for w in asked)
 
 
 def test_popular_models_of_the_purpose_come_first(search):
