@@ -8,7 +8,7 @@ The same code runs in one process (``hfmrs up``: services on loopback ports) and
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -70,19 +70,28 @@ class EmbedderClient:
 
 
 class RecommenderClient:
-    """The UI's way to the public API: every call returns parsed JSON or raises with the API's message."""
+    """The UI's way to the public API: every call returns parsed JSON or raises with the API's message.
 
-    def __init__(self, client: httpx.Client):
+    ``end_user`` gives the address of the person a call is made for (the web UI's visitor), sent as
+    ``X-Forwarded-For``: the API's per-client budgets ("did you mean", ``HFMRS_RATE_LIMIT``) then count
+    each visitor, not the UI server as one client.  uvicorn trusts the header from FORWARDED_ALLOW_IPS
+    (127.0.0.1 unless set), so this holds where the UI reaches the API over loopback (``hfmrs up``)."""
+
+    def __init__(self, client: httpx.Client, end_user: Callable[[], str | None] | None = None):
         self.client = client
+        self.end_user = end_user
 
     @classmethod
-    def from_url(cls, url: str, timeout: float = 15.0) -> RecommenderClient:
-        return cls(httpx.Client(base_url=url, timeout=timeout))
+    def from_url(
+        cls, url: str, timeout: float = 15.0, end_user: Callable[[], str | None] | None = None
+    ) -> RecommenderClient:
+        return cls(httpx.Client(base_url=url, timeout=timeout), end_user)
 
     def get(self, path: str, **params: Any) -> Any:
         params = {k: v for k, v in params.items() if v is not None and v != ""}
+        user = self.end_user() if self.end_user else None
         try:
-            response = self.client.get(path, params=params)
+            response = self.client.get(path, params=params, headers={"X-Forwarded-For": user} if user else None)
         except httpx.HTTPError as error:
             raise ServiceUnavailableError(f"the recommender API is unreachable ({error.__class__.__name__})") from error
         if response.status_code >= 400:

@@ -348,11 +348,21 @@ def build_blocks(client: RecommenderClient, reports_dir: Path | None = None) -> 
     return demo
 
 
+def visitor_address() -> str | None:
+    """The address of the visitor whose event is running (None outside an event): Gradio keeps the
+    event's request in a context variable while its function runs."""
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or None
+
+
 def create_app(settings: Settings | None = None, client: RecommenderClient | None = None) -> FastAPI:
     """The UI service: ``/`` is the Gradio app, ``/health`` says whether the recommender answers."""
     settings = settings or get_settings()
     url = recommender_url(settings)
-    client = client or RecommenderClient.from_url(url)
+    client = client or RecommenderClient.from_url(url, end_user=visitor_address)
     reports_dir = settings.reports_dir.resolve()
     app = FastAPI(title="HFMRS web UI", docs_url=None, redoc_url=None)
 

@@ -80,3 +80,33 @@ def test_ui_health_reports_the_recommender(ui_server: LiveServer, stack: Stack):
     down = stack.settings.model_copy(update={"recommender_url": f"http://127.0.0.1:{free_port()}"})
     body = TestClient(create_app(down)).get("/health").json()
     assert body["status"] == "ok" and body["recommender_ok"] is False
+
+
+def test_each_visitor_has_their_own_api_budget(stack: Stack):
+    """The UI forwards its visitor's address, so the API's per-client budgets count visitors, not the UI."""
+    from services.recommender.app import create_app as create_recommender
+    from services.recommender.live import LiveEngine
+
+    live = LiveEngine(stack.settings)
+    strict = stack.settings.model_copy(update={"suggest_per_minute": 1})
+    with LiveServer(create_recommender(strict, live=live)) as api:
+        ui_settings = stack.settings.model_copy(update={"recommender_url": api.url})
+        with LiveServer(create_app(ui_settings)) as ui:
+            # uvicorn trusts X-Forwarded-For from 127.0.0.1: each client stands for a visitor elsewhere
+            visitors = [
+                Client(ui.url + "/", verbose=False, analytics_enabled=False, headers={"X-Forwarded-For": address})
+                for address in ("10.0.0.1", "10.0.0.2")
+            ]
+            try:
+                asked = [
+                    visitors[i].predict(typo, "cosine", 10, "score", "all", *filters(), api_name="/recommend")
+                    for i, typo in ((0, "gpt2-mediun"), (0, "gpt2-mediux"), (1, "gpt2-mediuz"))
+                ]
+            finally:
+                for visitor in visitors:
+                    visitor.close()
+    live.close()
+    first, again, other = (message for _, message, _ in asked)
+    assert "Did you mean: gpt2-medium" in first
+    assert "Did you mean" not in again  # the first visitor's one suggestion search a minute is spent
+    assert "Did you mean: gpt2-medium" in other  # the second visitor's is not
