@@ -83,12 +83,26 @@ def serve(
         typer.echo("hint: leave out --workers, or run `hfmrs serve recommender --workers N`", err=True)
         raise typer.Exit(2)
     if processes > 1:
-        typer.echo(f"{service.value}: http://{host}:{port} ({processes} processes)")
+        typer.echo(f"{service.value}: http://{host}:{port} ({processes} processes{_copies_note(settings, processes)})")
         serve_workers(host, port, processes)
         return
     app = app_factory(service)(settings)
     typer.echo(f"{service.value}: http://{host}:{port}")
     _server(app, host, port).run()
+
+
+def _copies_note(settings: Settings, processes: int) -> str:
+    """What the processes past the first will copy (Qdrant Edge only), said before they start copying."""
+    from hfmrs.store.builds import EdgeBuilds, open_builds
+    from hfmrs.store.replicas import REPLICAS_DIR, tree_bytes
+
+    builds = open_builds(settings)
+    current = builds.current_id() if isinstance(builds, EdgeBuilds) else None
+    if current is None:
+        return ""
+    size = tree_bytes(builds.root / current / "shard") / 1e6
+    where = settings.home / REPLICAS_DIR
+    return f"; {processes - 1} of them serve a copy of the build's shard, {size:,.0f} MB each, under {where}"
 
 
 def serve_workers(host: str, port: int, processes: int) -> None:

@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from hfmrs.settings import Settings
@@ -47,7 +48,24 @@ def claim_slot(home: Path, slots: int) -> tuple[int, int]:
 
 
 def tree_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    """Bytes the files under ``path`` take on disk.  Not their sizes: Qdrant preallocates its WAL and flag
+    files as sparse files (the bundled build's shard: 470 MB of sizes, 134 MB on disk)."""
+    return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
+
+
+def copy_shard(source: Path, target: Path) -> None:
+    """``source`` copied to ``target`` with its holes kept (GNU cp; shared blocks where the filesystem
+    can), else a plain copy, which writes the holes out as zeros."""
+    try:
+        subprocess.run(
+            ["cp", "-a", "--sparse=always", "--reflink=auto", str(source), str(target)],
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as error:
+        log.info("cp could not copy %s sparsely (%s); copying it plainly", source, error)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
 
 
 class ReplicaBuilds(EdgeBuilds):
@@ -95,7 +113,8 @@ class ReplicaBuilds(EdgeBuilds):
             )
         partial = self.copies / f"{build_id}.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(source, partial / "shard")
+        partial.mkdir()
+        copy_shard(source, partial / "shard")
         os.replace(partial, target)  # a copy is whole or absent
         log.info("worker slot %d: copied build %s (%.1f MB)", self.slot, build_id, needed / 1e6)
         return target / "shard"

@@ -10,7 +10,14 @@ import pytest
 from hfmrs.engine import Engine
 from hfmrs.pipeline import build
 from hfmrs.store.builds import EdgeBuilds, NotEnoughSpaceError
-from hfmrs.store.replicas import REPLICAS_DIR, NoFreeSlotError, ReplicaBuilds, claim_slot, serving_builds
+from hfmrs.store.replicas import (
+    REPLICAS_DIR,
+    NoFreeSlotError,
+    ReplicaBuilds,
+    claim_slot,
+    serving_builds,
+    tree_bytes,
+)
 from tests.conftest import SNAPSHOT_2024, row24, write_snapshots
 
 
@@ -42,6 +49,10 @@ def test_two_slots_serve_one_build_at_once_and_answer_alike(settings, encoder):
     in_place, copied = Engine.open(settings, slot0), Engine.open(settings, slot1)  # no WAL lock conflict
     try:
         assert copy.is_dir() and in_place.store.path == settings.home / "builds" / build_id / "shard"
+        # Qdrant's preallocated files are sparse: the copy keeps their holes (32 MB WAL files, mostly empty)
+        source = settings.home / "builds" / build_id / "shard"
+        apparent = sum(f.stat().st_size for f in copy.rglob("*") if f.is_file())
+        assert tree_bytes(copy) <= 1.1 * tree_bytes(source) + 1_000_000 < apparent
         assert copied.store.path == copy
         assert in_place.similar("gpt2", k=3) == copied.similar("gpt2", k=3)
         assert in_place.similar("gpt2", k=3).results
@@ -79,3 +90,21 @@ def test_a_copy_the_disk_cannot_hold_is_refused_and_leaves_nothing(settings, enc
         slot.open(build_id)
     assert list((settings.home / REPLICAS_DIR / "1").iterdir()) == []
     slot.release()
+
+
+def test_without_gnu_cp_the_copy_is_plain_and_still_serves(settings, encoder, monkeypatch):
+    import subprocess
+
+    build_id = build(settings, encoder=encoder, show_progress=False).build_id
+
+    def no_cp(*args, **kwargs):
+        raise FileNotFoundError("cp")
+
+    monkeypatch.setattr(subprocess, "run", no_cp)
+    slot = ReplicaBuilds(settings.home, 1)
+    store = slot.open(build_id)
+    try:
+        assert store.count() > 0 and (settings.home / REPLICAS_DIR / "1" / build_id / "shard").is_dir()
+    finally:
+        store.close()
+        slot.release()
