@@ -48,6 +48,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if (mcp := getattr(app.state, "mcp", None)) is not None:  # its streamable-HTTP sessions live here
             await stack.enter_async_context(mcp.session_manager.run())
         yield
+    if app.state.owns_live:  # a worker's slot and shard copy go with it (the next one to start would drop them)
+        app.state.live.close()
+        if (release := getattr(app.state.live.builds, "release", None)) is not None:
+            release()
 
 
 def create_app(
@@ -66,6 +70,7 @@ def create_app(
         responses=ERRORS,
         lifespan=lifespan,
     )
+    app.state.owns_live = live is None
     app.state.live = live = live or LiveEngine(settings)
     install_error_handlers(app)
     install_response_cache(app, live, settings.response_cache_mb)  # first: innermost, it keeps the routes' answers

@@ -68,3 +68,4 @@ def test_two_recommender_processes_serve_one_home_and_switch_builds_together(set
         server.terminate()
         _, stderr = server.communicate(timeout=30)
     assert "Traceback" not in stderr.decode(), stderr.decode()[-3000:]
+    assert not copies.exists()  # a worker that stops removes its copy of the shard
