@@ -104,6 +104,9 @@ def mount_mcp(app: FastAPI, settings: Settings) -> None:
 
     live, embedder = app.state.live, app.state.embedder
     server = make_server(EngineBackend(live.acquire, lambda text: embedder.embed([text])[0]))
-    mcp_app = server.streamable_http_app(streamable_http_path="/mcp", host=settings.host)
+    # Sessions live in one process: with several workers, a session's next request may reach another,
+    # so each request stands alone (the tools keep no state between calls).
+    stateless = settings.workers > 1
+    mcp_app = server.streamable_http_app(streamable_http_path="/mcp", host=settings.host, stateless_http=stateless)
     app.router.routes.extend(mcp_app.routes)
     app.state.mcp = server

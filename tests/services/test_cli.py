@@ -33,6 +33,25 @@ def health(url: str) -> dict | None:
     return response.json() if response.status_code == 200 else None
 
 
+def mcp_calls(url: str, times: int) -> list[str]:
+    """An MCP session whose every call comes on a new connection, as a client's calls may (each lands on
+    whichever process accepts it): the answers' bodies."""
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+    hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}
+    first = httpx.post(url, json={"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": hello}, headers=headers)
+    assert first.status_code == 200, first.text
+    if session := first.headers.get("mcp-session-id"):
+        headers["Mcp-Session-Id"] = session
+    httpx.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    call = {"name": "similar_models", "arguments": {"model_id": "gpt2", "k": 2}}
+    bodies = []
+    for i in range(times):
+        with httpx.Client(headers=headers, timeout=30) as fresh:  # a new connection each time
+            answer = fresh.post(url, json={"jsonrpc": "2.0", "id": i + 1, "method": "tools/call", "params": call})
+        bodies.append(f"{answer.status_code} {answer.text}")
+    return bodies
+
+
 def test_only_the_recommender_runs_several_processes():
     result = CliRunner().invoke(app, ["serve", "embedder", "--workers", "2"])
     assert result.exit_code == 2
@@ -45,6 +64,7 @@ def test_two_recommender_processes_serve_one_home_and_switch_builds_together(set
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "HFMRS_HOME": str(settings.home), "HFMRS_SNAPSHOT_DIR": str(settings.snapshot_dir)}
+    env["HFMRS_MCP"] = "1"
     serve = [sys.executable, "-m", "services.cli", "serve", "recommender", "--port", str(port), "--workers", "2"]
     server = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     copies = settings.home / "replicas" / "1"
@@ -53,6 +73,9 @@ def test_two_recommender_processes_serve_one_home_and_switch_builds_together(set
         assert wait_for(lambda: (copies / first / "shard").is_dir() and health(url) is not None)
         answers = {httpx.get(f"{url}/v1/models/gpt2/similar", params={"k": 3}).content for _ in range(20)}
         assert len(answers) == 1  # whichever process answers, the same bytes
+        # An MCP client's requests land on either process: each one stands alone (stateless MCP).
+        calls = mcp_calls(f"{url}/mcp", 12)
+        assert all(c.startswith("200 ") and "openai-community/gpt2" in c for c in calls), calls
         rows = [*SNAPSHOT_2024, row24("acme/brand-new-vit", ["vit", "image-classification"], "image-classification", 5)]
         write_snapshots(settings.snapshot_dir, rows24=rows)
         second = build(settings, encoder=encoder, show_progress=False).build_id

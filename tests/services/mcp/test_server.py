@@ -58,9 +58,12 @@ def check_common(answers: dict) -> None:
     assert answers["bad_filter"].is_error and "unknown filter 'colour'" in text(answers["bad_filter"])
 
 
-def test_streamable_http_on_the_recommender(admin_settings, live, embedder_http):
-    settings = admin_settings.model_copy(update={"mcp": True})
+@pytest.mark.parametrize("workers", [1, 2])
+def test_streamable_http_on_the_recommender(admin_settings, live, embedder_http, workers):
+    settings = admin_settings.model_copy(update={"mcp": True, "workers": workers})
     app = create_recommender(settings, live=live, embedder=EmbedderClient(embedder_http))
+    # one process keeps sessions; several workers answer each request on its own (any worker may get it)
+    assert app.state.mcp.session_manager.stateless is (workers > 1)
     with LiveServer(app) as server:
         answers = asyncio.run(asyncio.wait_for(_over_http(f"{server.url}/mcp"), 60))
     check_common(answers)
