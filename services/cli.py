@@ -100,7 +100,7 @@ def _copies_note(settings: Settings, processes: int) -> str:
     current = builds.current_id() if isinstance(builds, EdgeBuilds) else None
     if current is None:
         return ""
-    size = tree_bytes(builds.root / current / "shard") / 1e6
+    size = tree_bytes(builds.shard_dir(current)) / 1e6
     where = settings.home / REPLICAS_DIR
     return f"; {processes - 1} of them serve a copy of the build's shard, {size:,.0f} MB each, under {where}"
 

@@ -95,6 +95,10 @@ class EdgeBuilds:
     def _dir(self, build_id: str) -> Path:
         return self.root / build_id
 
+    def shard_dir(self, build_id: str) -> Path:
+        """The build's Qdrant Edge shard (what a worker process past the first copies)."""
+        return self._dir(build_id) / "shard"
+
     def artifact_dir(self, build_id: str) -> Path:
         path = self._dir(build_id)
         path.mkdir(parents=True, exist_ok=True)
@@ -106,12 +110,12 @@ class EdgeBuilds:
         path = self._dir(build_id)
         if path.exists():
             raise FileExistsError(f"build {build_id} exists already")
-        return EdgeStore.create(path / "shard", dense, sparse)
+        return EdgeStore.create(self.shard_dir(build_id), dense, sparse)
 
     def open(self, build_id: str) -> ModelStore:
         from hfmrs.store.edge import EdgeStore
 
-        return EdgeStore.open(self._dir(build_id) / "shard")
+        return EdgeStore.open(self.shard_dir(build_id))
 
     def publish(self, build_id: str, manifest: dict[str, Any]) -> None:
         _write_json(self._dir(build_id) / "manifest.json", manifest)

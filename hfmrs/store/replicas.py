@@ -101,7 +101,7 @@ class ReplicaBuilds(EdgeBuilds):
         target = self.copies / build_id
         if (target / "shard").exists():
             return target / "shard"
-        source = self._dir(build_id) / "shard"
+        source = self.shard_dir(build_id)
         if not source.exists():
             raise FileNotFoundError(f"no Qdrant Edge shard at {source}")
         self.copies.mkdir(parents=True, exist_ok=True)

@@ -48,10 +48,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if (mcp := getattr(app.state, "mcp", None)) is not None:  # its streamable-HTTP sessions live here
             await stack.enter_async_context(mcp.session_manager.run())
         yield
-    if app.state.owns_live:  # a worker's slot and shard copy go with it (the next one to start would drop them)
+    if app.state.owns_live:
         app.state.live.close()
-        if (release := getattr(app.state.live.builds, "release", None)) is not None:
-            release()
 
 
 def create_app(

@@ -70,14 +70,19 @@ class ResponseCache:
         await self.app(scope, receive, keep)
 
     def _store(self, key: tuple[str, str, bytes], headers: list[Any], body: bytes) -> None:
-        cost = len(body) + len(key[1]) + len(key[2]) + ENTRY_OVERHEAD
+        cost = _cost(key, body)
         if key[0] == "" or key in self.entries or cost > self.max_bytes // 8:  # one answer must not crowd out the rest
             return
         self.entries[key] = (headers, body)
         self.size += cost
         while self.size > self.max_bytes:
-            (_, path, query), (_, old) = self.entries.popitem(last=False)
-            self.size -= len(old) + len(path) + len(query) + ENTRY_OVERHEAD
+            old_key, (_, old_body) = self.entries.popitem(last=False)
+            self.size -= _cost(old_key, old_body)
+
+
+def _cost(key: tuple[str, str, bytes], body: bytes) -> int:
+    """What an entry is counted as: its body, its path and query, and the rest, roughly."""
+    return len(body) + len(key[1]) + len(key[2]) + ENTRY_OVERHEAD
 
 
 def install_response_cache(app: Any, live: LiveEngine, max_mb: int) -> None:

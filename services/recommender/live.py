@@ -32,6 +32,7 @@ class _Lease:
 class LiveEngine:
     def __init__(self, settings: Settings, builds: Builds | None = None, check_interval: float = 1.0):
         self.settings = settings
+        self._owns_builds = builds is None
         self.builds = builds or serving_builds(settings)  # a worker's own slot with HFMRS_WORKERS > 1
         self.check_interval = check_interval
         self._lock = threading.Lock()
@@ -122,3 +123,6 @@ class LiveEngine:
             lease, self._lease = self._lease, None
         if lease is not None:
             lease.engine.close()
+        # A worker's slot and shard copy go with it (the next process in the slot would drop them anyway).
+        if self._owns_builds and (release := getattr(self.builds, "release", None)) is not None:
+            release()
