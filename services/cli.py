@@ -8,9 +8,11 @@ and runs uvicorn: the services hold no logic of their own beyond parsing and for
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -150,6 +152,9 @@ def up(
         }
     )
     workers = _start_workers(settings) if settings.workers > 1 else None
+    if workers:  # a SIGTERM (docker stop, systemd) or an early Ctrl-C must stop them too, not leave them on the port
+        signal.signal(signal.SIGTERM, _interrupt)
+        atexit.register(_stop_workers, workers)
     services = [Service.embedder, Service.ingest] + ([Service.ui] if ui else [])
     servers = []
     for service in services if workers else [Service.recommender, *services]:
@@ -247,6 +252,10 @@ def _wait_for_workers(workers: subprocess.Popen[bytes], health: str, seconds: fl
             time.sleep(0.2)
     if workers.poll() is not None:
         typer.echo(f"error: the recommender processes exited ({workers.returncode}); see the log above", err=True)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # the way out that stops every service, as Ctrl-C does
 
 
 def _stop_workers(workers: subprocess.Popen[bytes]) -> None:

@@ -8,6 +8,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from hfmrs.pipeline import build
@@ -92,3 +93,32 @@ def test_two_recommender_processes_serve_one_home_and_switch_builds_together(set
         _, stderr = server.communicate(timeout=30)
     assert "Traceback" not in stderr.decode(), stderr.decode()[-3000:]
     assert not copies.exists()  # a worker that stops removes its copy of the shard
+
+
+def test_a_sigterm_to_hfmrs_up_stops_its_recommender_processes_too(settings, encoder):
+    """docker stop and systemd send SIGTERM: the worker processes `up` started must not outlive it."""
+    import signal
+
+    build(settings, encoder=encoder, show_progress=False)
+    ports = {name: free_port() for name in ("RECOMMENDER", "EMBEDDER", "INGEST")}
+    env = {
+        **os.environ,
+        "HFMRS_HOME": str(settings.home),
+        "HFMRS_SNAPSHOT_DIR": str(settings.snapshot_dir),
+        "HFMRS_WORKERS": "2",
+        "HFMRS_ENCODER_RUNTIME": "torch",  # no ONNX export while warming the embedder
+        **{f"HFMRS_{name}_PORT": str(port) for name, port in ports.items()},
+    }
+    up = [sys.executable, "-m", "services.cli", "up", "--no-build", "--no-train", "--no-ui"]
+    process = subprocess.Popen(up, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    url = f"http://127.0.0.1:{ports['RECOMMENDER']}"
+    try:
+        assert wait_for(lambda: health(url) is not None)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert wait_for(lambda: health(url) is None and not (settings.home / "replicas" / "1").exists(), 30)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/health", timeout=2)
